@@ -1,0 +1,191 @@
+import { HubError } from '../server/errors.ts';
+import type { CallContext } from '../upstream/types.ts';
+import type { Catalog, ListKind, Target } from './catalog.ts';
+import type { ResponseChannel } from './channel.ts';
+import { paginate } from './cursor.ts';
+import {
+  type JsonRpcNotification,
+  LATEST_PROTOCOL_VERSION,
+  type Params,
+  SUPPORTED_PROTOCOL_VERSIONS,
+} from './jsonrpc.ts';
+import { relayToClient } from './relay.ts';
+import { LOG_LEVELS, type LogLevel, type Session } from './sessions.ts';
+
+/** What a method handler needs from the hub. */
+export interface MethodHost {
+  readonly catalog: Catalog;
+  readonly pageSize: number;
+  readonly version: string;
+  capabilities(scope: string | null): Record<string, unknown>;
+  instructions(scope: string | null): string | undefined;
+  /** Sends a request to a server's upstream; throws UPSTREAM_UNAVAILABLE when it has none ready. */
+  forward(server: string, method: string, params: Params | undefined, ctx?: CallContext): Promise<unknown>;
+  subscribe(session: Session, target: Target, exposedUri: string): Promise<void>;
+  unsubscribe(session: Session, exposedUri: string): Promise<void>;
+  setLogLevel(session: Session, level: LogLevel): Promise<void>;
+}
+
+export interface RequestContext {
+  host: MethodHost;
+  session: Session;
+  params: Params;
+  channel: ResponseChannel;
+  signal: AbortSignal;
+}
+
+type Handler = (ctx: RequestContext) => Promise<unknown> | unknown;
+
+function stringParam(params: Params, key: string): string {
+  const value = params[key];
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new HubError('INVALID_PARAMS', `Invalid params: ${key} must be a non-empty string`);
+  }
+  return value;
+}
+
+/** Hooks that route an upstream's request-related messages back to the downstream caller. */
+function callContext(ctx: RequestContext): CallContext {
+  const { session, channel } = ctx;
+  return {
+    signal: ctx.signal,
+    onNotification: (n: JsonRpcNotification) => {
+      if (!channel.send(n)) session.stream?.send(n);
+    },
+    onRequest: (method, params, signal) => relayToClient(session, channel, method, params, signal),
+  };
+}
+
+function list(kind: ListKind, key: string): Handler {
+  return ({ host, session, params }) => {
+    const { page, next } = paginate(host.catalog.list(session.scope, kind), params.cursor, host.pageSize);
+    return next ? { [key]: page, nextCursor: next } : { [key]: page };
+  };
+}
+
+function resolveUri(ctx: RequestContext, uri: string): Target {
+  const target = ctx.host.catalog.resolveUri(ctx.session.scope, uri);
+  if (!target) throw new HubError('RESOURCE_NOT_FOUND', `Resource not found: ${uri}`, { data: { uri } });
+  return target;
+}
+
+export const methods: Record<string, Handler> = {
+  initialize: ({ host, session, params }) => {
+    const requested = params.protocolVersion;
+    const version = (SUPPORTED_PROTOCOL_VERSIONS as readonly unknown[]).includes(requested)
+      ? (requested as string)
+      : LATEST_PROTOCOL_VERSION;
+    session.protocolVersion = version;
+    const info = params.clientInfo as Record<string, unknown> | undefined;
+    session.clientInfo = {
+      name: typeof info?.name === 'string' ? info.name.slice(0, 200) : undefined,
+      version: typeof info?.version === 'string' ? info.version.slice(0, 100) : undefined,
+    };
+    const caps = params.capabilities;
+    session.clientCapabilities = caps && typeof caps === 'object' ? (caps as Record<string, unknown>) : {};
+    const instructions = host.instructions(session.scope);
+    return {
+      protocolVersion: version,
+      capabilities: host.capabilities(session.scope),
+      serverInfo: {
+        name: session.scope === null ? 'omnihub' : `omnihub/${session.scope}`,
+        version: host.version,
+      },
+      ...(instructions ? { instructions } : {}),
+    };
+  },
+
+  ping: () => ({}),
+
+  'tools/list': list('tools', 'tools'),
+  'prompts/list': list('prompts', 'prompts'),
+  'resources/list': list('resources', 'resources'),
+  'resources/templates/list': list('resourceTemplates', 'resourceTemplates'),
+
+  'tools/call': (ctx) => {
+    const name = stringParam(ctx.params, 'name');
+    const target = ctx.host.catalog.resolveTool(ctx.session.scope, name);
+    if (!target) throw new HubError('INVALID_PARAMS', `Unknown tool: ${name}`);
+    return ctx.host.forward(
+      target.server,
+      'tools/call',
+      { ...ctx.params, name: target.name },
+      callContext(ctx),
+    );
+  },
+
+  'prompts/get': (ctx) => {
+    const name = stringParam(ctx.params, 'name');
+    const target = ctx.host.catalog.resolvePrompt(ctx.session.scope, name);
+    if (!target) throw new HubError('INVALID_PARAMS', `Unknown prompt: ${name}`);
+    return ctx.host.forward(
+      target.server,
+      'prompts/get',
+      { ...ctx.params, name: target.name },
+      callContext(ctx),
+    );
+  },
+
+  'resources/read': async (ctx) => {
+    const uri = stringParam(ctx.params, 'uri');
+    const target = resolveUri(ctx, uri);
+    const result = (await ctx.host.forward(
+      target.server,
+      'resources/read',
+      { ...ctx.params, uri: target.name },
+      callContext(ctx),
+    )) as { contents?: Record<string, unknown>[] };
+    if (Array.isArray(result?.contents)) {
+      const catalog = ctx.host.catalog;
+      result.contents = result.contents.map((c) =>
+        typeof c.uri === 'string'
+          ? { ...c, uri: catalog.exposedUri(ctx.session.scope, target.server, c.uri) }
+          : c,
+      );
+    }
+    return result;
+  },
+
+  'resources/subscribe': async (ctx) => {
+    const uri = stringParam(ctx.params, 'uri');
+    await ctx.host.subscribe(ctx.session, resolveUri(ctx, uri), uri);
+    return {};
+  },
+
+  'resources/unsubscribe': async (ctx) => {
+    await ctx.host.unsubscribe(ctx.session, stringParam(ctx.params, 'uri'));
+    return {};
+  },
+
+  'completion/complete': (ctx) => {
+    const ref = ctx.params.ref as Record<string, unknown> | undefined;
+    const catalog = ctx.host.catalog;
+    let target: Target | undefined;
+    let upstreamRef: Record<string, unknown>;
+    if (ref?.type === 'ref/prompt' && typeof ref.name === 'string') {
+      target = catalog.resolvePrompt(ctx.session.scope, ref.name);
+      upstreamRef = { ...ref, name: target?.name };
+    } else if (ref?.type === 'ref/resource' && typeof ref.uri === 'string') {
+      target = catalog.resolveTemplate(ctx.session.scope, ref.uri);
+      upstreamRef = { ...ref, uri: target?.name };
+    } else {
+      throw new HubError('INVALID_PARAMS', 'Invalid params: ref must be a ref/prompt or ref/resource');
+    }
+    if (!target) throw new HubError('INVALID_PARAMS', 'Invalid params: unknown completion reference');
+    return ctx.host.forward(
+      target.server,
+      'completion/complete',
+      { ...ctx.params, ref: upstreamRef },
+      callContext(ctx),
+    );
+  },
+
+  'logging/setLevel': async ({ host, session, params }) => {
+    const level = params.level;
+    if (!LOG_LEVELS.includes(level as LogLevel)) {
+      throw new HubError('INVALID_PARAMS', `Invalid params: level must be one of ${LOG_LEVELS.join(', ')}`);
+    }
+    await host.setLogLevel(session, level as LogLevel);
+    return {};
+  },
+};

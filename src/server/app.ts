@@ -1,0 +1,134 @@
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import type { HubEnv } from '../config/env.ts';
+import type { HubConfig } from '../config/schema.ts';
+import { McpEndpoint, writeError } from '../mcp/endpoint.ts';
+import { McpHub, type UpstreamFactory } from '../mcp/hub.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import { HubError } from './errors.ts';
+import { createOriginGuard } from './origin.ts';
+import { VERSION } from './version.ts';
+
+/** What the hub needs from its database at this layer. */
+export interface ReadinessProbe {
+  ping(): Promise<boolean>;
+}
+
+export interface BuildOptions {
+  env: HubEnv;
+  config: HubConfig;
+  logger: Logger;
+  createUpstream: UpstreamFactory;
+  store?: ReadinessProbe;
+}
+
+export interface Hub {
+  app: FastifyInstance;
+  mcp: McpHub;
+  /** Applies a new validated config without a restart. */
+  reload(config: HubConfig): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Maps the framework's own request errors onto the registry, so MCP clients get JSON-RPC bodies. */
+function frameworkError(err: FastifyError): HubError | undefined {
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new HubError('PAYLOAD_TOO_LARGE', 'Payload too large');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new HubError(
+        'UNSUPPORTED_MEDIA_TYPE',
+        'Unsupported Media Type: Content-Type must be application/json',
+      );
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new HubError('PARSE_ERROR', 'Parse error: empty body');
+    default:
+      return err.statusCode && err.statusCode < 500 ? new HubError('BAD_REQUEST', 'Bad Request') : undefined;
+  }
+}
+
+/** Builds the HTTP app and the MCP hub without listening (tests use `app.inject()` or `listen()`). */
+export async function build(options: BuildOptions): Promise<Hub> {
+  const { env, logger } = options;
+  const mcp = new McpHub({
+    logger,
+    createUpstream: options.createUpstream,
+    version: VERSION,
+    maxSessions: env.maxSessions,
+    sessionIdleMs: env.sessionIdleMs,
+  });
+  const endpoint = new McpEndpoint({ hub: mcp, maxJsonDepth: env.maxJsonDepth, keepAliveMs: 15_000 });
+  const guardOrigin = createOriginGuard({
+    bindHost: env.host,
+    publicUrl: env.publicUrl,
+    allowedOrigins: env.allowedOrigins,
+    allowedHosts: env.allowedHosts,
+  });
+
+  // Fastify's own request logging stays off: the hot path logs nothing per request.
+  const app = Fastify({
+    bodyLimit: env.maxBodyBytes,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+
+  app.get('/health', async () => ({ status: 'ok' }));
+  app.get('/ready', async (_req, reply) => {
+    const storeOk = options.store ? await options.store.ping().catch(() => false) : true;
+    return reply.code(storeOk ? 200 : 503).send({ status: storeOk ? 'ready' : 'unavailable' });
+  });
+
+  await app.register(async (scope) => {
+    // The MCP endpoint decodes its own bodies: depth limits and JSON-RPC error codes are its job.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) =>
+      done(null, body),
+    );
+    scope.setErrorHandler((err: FastifyError, _req, reply) => {
+      const mapped = err instanceof HubError ? err : frameworkError(err);
+      if (!mapped) logger.error({ err }, 'MCP endpoint error');
+      reply.hijack();
+      writeError(reply.raw, mapped ?? err);
+    });
+    scope.addHook('onRequest', async (req) => guardOrigin(req.headers));
+
+    const owner = 'anonymous';
+    const serverOf = (params: unknown) => (params as { server?: string }).server ?? null;
+    for (const url of ['/mcp', '/mcp/:server']) {
+      scope.post(url, (req, reply) => {
+        reply.hijack();
+        const body = typeof req.body === 'string' ? req.body : '';
+        return endpoint.post(serverOf(req.params), req.headers, body, reply.raw, owner);
+      });
+      scope.get(url, (req, reply) => {
+        reply.hijack();
+        endpoint.get(serverOf(req.params), req.headers, reply.raw, owner);
+      });
+      scope.delete(url, (req, reply) => {
+        reply.hijack();
+        endpoint.delete(serverOf(req.params), req.headers, reply.raw, owner);
+      });
+    }
+  });
+
+  app.addHook('onClose', async () => {
+    await mcp.close();
+  });
+
+  await mcp.applyServers(options.config.servers);
+
+  return {
+    app,
+    mcp,
+    reload: (config) => mcp.applyServers(config.servers),
+    close: () => app.close(),
+  };
+}
+
+/** Starts listening; resolves with the address the hub is reachable at. */
+export async function listen(hub: Hub, port: number, host: string): Promise<string> {
+  await hub.app.listen({ port, host });
+  const address = hub.app.server.address();
+  const actualPort = typeof address === 'object' && address ? address.port : port;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
+}

@@ -1,0 +1,70 @@
+import { applyConfig } from '../config/apply.ts';
+import type { HubEnv } from '../config/env.ts';
+import { loadConfigFile } from '../config/load.ts';
+import type { HubConfig, ServerConfig } from '../config/schema.ts';
+import { openStore, type Store } from '../store/store.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import { createServerUpstream } from '../upstream/index.ts';
+import { build, type Hub, listen } from './app.ts';
+
+export interface RunningHub extends Hub {
+  url: string;
+  store: Store;
+  /** Drains and stops everything: HTTP, sessions, upstreams, store. */
+  stop(): Promise<void>;
+}
+
+/** The running config: the store is the source of truth, so every hub instance sees the same servers. */
+async function configFromStore(store: Store): Promise<HubConfig> {
+  const servers: Record<string, ServerConfig> = {};
+  for (const record of await store.servers.list()) servers[record.name] = record.config;
+  return { servers, roles: {}, users: [] };
+}
+
+/**
+ * Starts a hub: opens the store, applies the config file if one is given (refused whole when invalid),
+ * builds the app, listens, and follows config changes made by any instance.
+ */
+export async function startHub(
+  env: HubEnv,
+  logger: Logger,
+  source?: string | HubConfig,
+): Promise<RunningHub> {
+  const file = typeof source === 'string' ? source : env.configFile;
+  const fileConfig = typeof source === 'object' ? source : file ? await loadConfigFile(file) : undefined;
+  const store = await openStore({ databaseUrl: env.databaseUrl, dataDir: env.dataDir, logger });
+  try {
+    if (fileConfig) {
+      const summary = await applyConfig(store, fileConfig, { logger });
+      logger.info(
+        { file, servers: summary.servers, roles: summary.roles, users: summary.users },
+        'config applied',
+      );
+    }
+    const hub = await build({
+      env,
+      logger,
+      config: await configFromStore(store),
+      createUpstream: createServerUpstream,
+      store,
+    });
+    const offChange = store.onChange('config', async () => {
+      logger.info('configuration changed; reloading servers');
+      await hub.reload(await configFromStore(store));
+    });
+    const url = await listen(hub, env.port, env.host);
+    let stopping: Promise<void> | undefined;
+    const stop = () => {
+      stopping ??= (async () => {
+        offChange();
+        await hub.close();
+        await store.close();
+      })();
+      return stopping;
+    };
+    return { ...hub, url, store, stop };
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+}

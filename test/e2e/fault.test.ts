@@ -1,0 +1,83 @@
+import { execFileSync } from 'node:child_process';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { RunningHub } from '../../src/server/start.ts';
+import { connectClient } from '../helpers/client.ts';
+import { eventually, startTestHub } from '../helpers/hub.ts';
+
+let hub: RunningHub;
+let client: Client;
+let listChanged = 0;
+
+/** Pids of this process's children running `script`. */
+function childrenRunning(script: string): number[] {
+  const ps = execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' });
+  return ps
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/))
+    .filter((f) => Number(f[1]) === process.pid && f.slice(2).join(' ').includes(script))
+    .map((f) => Number(f[0]));
+}
+
+const toolNames = async () => (await client.listTools()).tools.map((t) => t.name);
+
+beforeAll(async () => {
+  hub = await startTestHub({
+    servers: {
+      database: { transport: 'stdio', command: 'node', args: ['examples/servers/database.mjs'] },
+      code: { transport: 'stdio', command: 'node', args: ['examples/servers/code.mjs'] },
+    },
+  });
+  client = await connectClient(`${hub.url}/mcp`);
+  client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
+    listChanged++;
+  });
+  await eventually(async () => expect(await toolNames()).toContain('database__analyze_sql'));
+  await eventually(async () => expect(await toolNames()).toContain('code__code_review'));
+}, 60_000);
+
+afterAll(async () => {
+  await client?.close();
+  await hub?.stop();
+});
+
+it('kill -9 of an upstream under traffic: the others keep serving, it restarts and its tools return', async () => {
+  // A GET stream is what carries list_changed to the client.
+  await eventually(() => expect(hub.mcp.sessions.size).toBeGreaterThan(0));
+  const [pid] = childrenRunning('examples/servers/database.mjs');
+  expect(pid).toBeGreaterThan(0);
+
+  let stop = false;
+  let ok = 0;
+  const failures: string[] = [];
+  const traffic = (async () => {
+    while (!stop) {
+      try {
+        await client.callTool({ name: 'code__code_review', arguments: { repo: 'omnihub', diff: '+x' } });
+        ok++;
+      } catch (err) {
+        failures.push((err as Error).message);
+      }
+    }
+  })();
+
+  await eventually(() => expect(ok).toBeGreaterThan(20));
+  process.kill(pid!, 'SIGKILL');
+  await eventually(async () => expect(await toolNames()).not.toContain('database__analyze_sql'));
+  const okWhileDown = ok;
+  await eventually(async () => expect(await toolNames()).toContain('database__analyze_sql'), 30_000);
+  await eventually(() => expect(ok).toBeGreaterThan(okWhileDown + 20));
+  stop = true;
+  await traffic;
+
+  expect(failures).toEqual([]);
+  expect(listChanged).toBeGreaterThanOrEqual(2);
+  const [newPid] = childrenRunning('examples/servers/database.mjs');
+  expect(newPid).not.toBe(pid);
+  const result = await client.callTool({
+    name: 'database__analyze_sql',
+    arguments: { database: 'dev_db', sql: 'select 1' },
+  });
+  expect(result.isError).toBeFalsy();
+}, 90_000);
