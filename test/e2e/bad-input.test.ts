@@ -180,7 +180,7 @@ describe('bad input gets the spec status or JSON-RPC code, and the hub stays up'
         name: 'database__analyze_sql',
         arguments: { database: 'dev_db', sql: 'select 1' },
       }),
-      session(),
+      { ...session(), accept: 'application/json' },
     );
     expect(ok.json.result.content[0].type).toBe('text');
   });
