@@ -30,7 +30,7 @@ export interface ClientInfo {
 export interface Authenticator {
   /**
    * Resolves the request's credentials (Authorization: Bearer <jwt | omh_ api key | IdP jwt>).
-   * Throws HubError('UNAUTHORIZED') when credentials are missing, malformed, expired, revoked or the
+   * Throws HubError('UNAUTHENTICATED') when credentials are missing, malformed, expired, revoked or the
    * user is disabled. Never touches the database on the hot path for API keys or hub JWTs after warm-up.
    */
   authenticate(headers: Readonly<Record<string, string | string[] | undefined>>): Promise<Principal>;
