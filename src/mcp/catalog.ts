@@ -34,6 +34,8 @@ interface View {
   uriIndex: Map<string, Target>;
   /** Template matchers, in server order, for URIs that are not listed. */
   templates: { server: string; template: string; match: RegExp }[];
+  /** For each list, the upstream server and name of the item at the same index (for access filtering). */
+  targets: Record<ListKind, Target[]>;
 }
 
 const emptyLists = (): ServerLists => ({ tools: [], prompts: [], resources: [], resourceTemplates: [] });
@@ -51,6 +53,8 @@ export class Catalog {
   private readonly lists = new Map<string, ServerLists>();
   private aggregated: View = buildView([]);
   private readonly scoped = new Map<string, View>();
+  /** Bumped whenever any view changes: caches of filtered lists compare against it. */
+  version = 0;
 
   servers(): string[] {
     return [...this.lists.keys()];
@@ -86,6 +90,11 @@ export class Catalog {
 
   list(scope: string | null, kind: ListKind): Item[] {
     return this.view(scope)?.[kind] ?? [];
+  }
+
+  /** The upstream server and name of each item of `list(scope, kind)`, index for index. */
+  targets(scope: string | null, kind: ListKind): Target[] {
+    return this.view(scope)?.targets[kind] ?? [];
   }
 
   resolveTool(scope: string | null, name: string): Target | undefined {
@@ -124,6 +133,7 @@ export class Catalog {
   }
 
   private rebuild(): void {
+    this.version++;
     const entries = [...this.lists.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     this.aggregated = buildView(entries, true);
     this.scoped.clear();
@@ -141,29 +151,38 @@ function buildView(entries: [string, ServerLists][], namespaced = false): View {
     promptIndex: new Map(),
     uriIndex: new Map(),
     templates: [],
+    targets: { tools: [], prompts: [], resources: [], resourceTemplates: [] },
   };
+  const { targets } = view;
   const expose = (server: string, name: string) => (namespaced ? `${server}${NAME_SEPARATOR}${name}` : name);
   for (const [server, lists] of entries) {
     for (const tool of lists.tools) {
       const name = expose(server, String(tool.name));
       view.tools.push(namespaced ? { ...tool, name } : tool);
-      view.toolIndex.set(name, { server, name: String(tool.name) });
+      const target = { server, name: String(tool.name) };
+      view.toolIndex.set(name, target);
+      targets.tools.push(target);
     }
     for (const prompt of lists.prompts) {
       const name = expose(server, String(prompt.name));
       view.prompts.push(namespaced ? { ...prompt, name } : prompt);
-      view.promptIndex.set(name, { server, name: String(prompt.name) });
+      const target = { server, name: String(prompt.name) };
+      view.promptIndex.set(name, target);
+      targets.prompts.push(target);
     }
     for (const resource of lists.resources) {
       const uri = String(resource.uri);
       const exposed = view.uriIndex.has(uri) ? qualifiedUri(server, uri) : uri;
       view.resources.push(exposed === uri ? resource : { ...resource, uri: exposed });
-      view.uriIndex.set(exposed, { server, name: uri });
+      const target = { server, name: uri };
+      view.uriIndex.set(exposed, target);
+      targets.resources.push(target);
     }
     for (const template of lists.resourceTemplates) {
       const uriTemplate = String(template.uriTemplate);
       view.resourceTemplates.push(template);
       view.templates.push({ server, template: uriTemplate, match: compileUriTemplate(uriTemplate) });
+      targets.resourceTemplates.push({ server, name: uriTemplate });
     }
   }
   return view;

@@ -1,8 +1,9 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import type { ClientInfo, Principal } from '../auth/principal.ts';
 import { HubError, toRpcError } from '../server/errors.ts';
 import { EventStream, ResponseChannel } from './channel.ts';
 import { decodeMessage } from './codec.ts';
-import type { McpHub } from './hub.ts';
+import type { McpHub, RequestOrigin } from './hub.ts';
 import { isNotification, isRequest, SUPPORTED_PROTOCOL_VERSIONS } from './jsonrpc.ts';
 import type { Session } from './sessions.ts';
 
@@ -36,19 +37,20 @@ export class McpEndpoint {
     return this.options.hub;
   }
 
-  private checkScope(scope: string | null): void {
-    if (scope !== null && !this.hub.hasServer(scope)) {
+  /** A server the principal may not use is reported exactly like one that does not exist. */
+  private checkScope(scope: string | null, principal: Principal): void {
+    if (scope !== null && (!this.hub.hasServer(scope) || !this.hub.access.canUseServer(principal, scope))) {
       throw new HubError('NOT_FOUND', `Unknown MCP server: ${scope}`);
     }
   }
 
   /** The session a non-initialize request belongs to, checked against endpoint and principal. */
-  private session(headers: IncomingHttpHeaders, scope: string | null, owner: string): Session {
+  private session(headers: IncomingHttpHeaders, scope: string | null, principal: Principal): Session {
     const id = header(headers, 'mcp-session-id');
     if (!id) throw new HubError('SESSION_REQUIRED', 'Bad Request: Mcp-Session-Id header is required');
     const session = this.hub.sessions.get(id);
     // A session of another endpoint or another principal is reported exactly like an unknown one.
-    if (!session || session.scope !== scope || session.owner !== owner) {
+    if (!session || session.scope !== scope || session.owner !== principal.id) {
       throw new HubError('SESSION_NOT_FOUND', 'Session not found');
     }
     return session;
@@ -69,11 +71,13 @@ export class McpEndpoint {
     headers: IncomingHttpHeaders,
     body: string,
     res: ServerResponse,
-    owner: string,
+    principal: Principal,
+    client: ClientInfo,
   ) {
     let id: string | number | null = null;
+    const origin: RequestOrigin = { principal, client };
     try {
-      this.checkScope(scope);
+      this.checkScope(scope, principal);
       const accept = header(headers, 'accept') ?? '*/*';
       const canStream = accept.includes('text/event-stream') || accept.includes('*/*');
       if (!canStream && !accept.includes('application/json')) {
@@ -90,16 +94,16 @@ export class McpEndpoint {
         if (header(headers, 'mcp-session-id')) {
           throw new HubError('BAD_REQUEST', 'Bad Request: initialize must not carry an Mcp-Session-Id');
         }
-        const session = this.hub.sessions.create(scope, owner, SUPPORTED_PROTOCOL_VERSIONS[0]);
+        const session = this.hub.sessions.create(scope, principal, SUPPORTED_PROTOCOL_VERSIONS[0]);
         const channel = new ResponseChannel(res, { 'mcp-session-id': session.id }, canStream);
-        await this.hub.handleRequest(session, message, channel);
+        await this.hub.handleRequest(session, message, channel, origin);
         return;
       }
 
       this.checkProtocolVersion(headers);
-      const session = this.session(headers, scope, owner);
+      const session = this.session(headers, scope, principal);
       if (isRequest(message)) {
-        await this.hub.handleRequest(session, message, new ResponseChannel(res, {}, canStream));
+        await this.hub.handleRequest(session, message, new ResponseChannel(res, {}, canStream), origin);
         return;
       }
       if (isNotification(message)) this.hub.handleNotification(session, message);
@@ -115,14 +119,15 @@ export class McpEndpoint {
     }
   }
 
-  get(scope: string | null, headers: IncomingHttpHeaders, res: ServerResponse, owner: string): void {
+  get(scope: string | null, headers: IncomingHttpHeaders, res: ServerResponse, principal: Principal): void {
     try {
-      this.checkScope(scope);
+      this.checkScope(scope, principal);
       if (!(header(headers, 'accept') ?? '').includes('text/event-stream')) {
         throw new HubError('NOT_ACCEPTABLE', 'Not Acceptable: the client must accept text/event-stream');
       }
       this.checkProtocolVersion(headers);
-      const session = this.session(headers, scope, owner);
+      const session = this.session(headers, scope, principal);
+      session.principal = principal;
       if (session.stream && !session.stream.closed) {
         throw new HubError('CONFLICT', 'Conflict: only one GET stream is allowed per session');
       }
@@ -135,11 +140,16 @@ export class McpEndpoint {
     }
   }
 
-  delete(scope: string | null, headers: IncomingHttpHeaders, res: ServerResponse, owner: string): void {
+  delete(
+    scope: string | null,
+    headers: IncomingHttpHeaders,
+    res: ServerResponse,
+    principal: Principal,
+  ): void {
     try {
-      this.checkScope(scope);
+      this.checkScope(scope, principal);
       this.checkProtocolVersion(headers);
-      const session = this.session(headers, scope, owner);
+      const session = this.session(headers, scope, principal);
       this.hub.sessions.delete(session.id);
       res.writeHead(200).end();
     } catch (err) {

@@ -1,11 +1,14 @@
-import type { ServerConfig } from '../config/schema.ts';
-import { HubError, toRpcError } from '../server/errors.ts';
+import type { AuditOutcome, AuditSink } from '../audit/types.ts';
+import type { ClientInfo, Principal } from '../auth/principal.ts';
+import type { RoleConfig, ServerConfig } from '../config/schema.ts';
+import { HubError, RpcError, toRpcError } from '../server/errors.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { CallContext, ServerUpstream, UpstreamState } from '../upstream/types.ts';
+import { AccessControl } from './access.ts';
 import { Catalog, fetchAll, type ListKind, type ServerLists, type Target } from './catalog.ts';
 import type { ResponseChannel } from './channel.ts';
 import type { JsonRpcNotification, JsonRpcRequest, Params } from './jsonrpc.ts';
-import { type MethodHost, methods } from './methods.ts';
+import { type MethodHost, methods, type RequestNote } from './methods.ts';
 import { LOG_LEVELS, type LogLevel, type Session, SessionStore } from './sessions.ts';
 
 export type UpstreamFactory = (name: string, config: ServerConfig, logger: Logger) => ServerUpstream;
@@ -17,7 +20,18 @@ export interface HubOptions {
   pageSize?: number;
   maxSessions?: number;
   sessionIdleMs?: number;
+  roles?: Readonly<Record<string, RoleConfig>>;
+  audit?: AuditSink;
 }
+
+/** Who sent a request and from where: resolved by the endpoint before the hub sees it. */
+export interface RequestOrigin {
+  principal: Principal;
+  client: ClientInfo;
+}
+
+let requestCounter = 0;
+const requestPrefix = `${process.pid.toString(36)}-${Date.now().toString(36)}`;
 
 interface Managed {
   config: ServerConfig;
@@ -48,6 +62,7 @@ const AGGREGATED_CAPABILITIES = {
  */
 export class McpHub implements MethodHost {
   readonly catalog = new Catalog();
+  readonly access: AccessControl;
   readonly sessions: SessionStore;
   readonly pageSize: number;
   readonly version: string;
@@ -60,6 +75,7 @@ export class McpHub implements MethodHost {
     this.log = options.logger;
     this.version = options.version;
     this.pageSize = options.pageSize ?? 500;
+    this.access = new AccessControl(options.roles);
     this.sessions = new SessionStore({
       maxSessions: options.maxSessions ?? 10_000,
       idleMs: options.sessionIdleMs ?? 30 * 60_000,
@@ -212,7 +228,8 @@ export class McpHub implements MethodHost {
     for (const session of this.sessions.all()) {
       if (!session.stream || session.logLevel === null) continue;
       if (session.scope !== null && session.scope !== server) continue;
-      if (rank >= LOG_LEVELS.indexOf(session.logLevel)) session.stream.send(n);
+      if (rank < LOG_LEVELS.indexOf(session.logLevel)) continue;
+      if (this.access.canUseServer(session.principal, server)) session.stream.send(n);
     }
   }
 
@@ -232,6 +249,10 @@ export class McpHub implements MethodHost {
     if (upstream.logging) caps.logging = {};
     if (upstream.completions) caps.completions = {};
     return caps;
+  }
+
+  resourceArgument(server: string): string | undefined {
+    return this.servers.get(server)?.config.resource_argument;
   }
 
   instructions(scope: string | null): string | undefined {
@@ -293,8 +314,15 @@ export class McpHub implements MethodHost {
   // ---- dispatch --------------------------------------------------------------------------------
 
   /** Runs one downstream request and answers it on its channel; never throws. */
-  async handleRequest(session: Session, request: JsonRpcRequest, channel: ResponseChannel): Promise<void> {
+  async handleRequest(
+    session: Session,
+    request: JsonRpcRequest,
+    channel: ResponseChannel,
+    origin: RequestOrigin,
+  ): Promise<void> {
+    const started = performance.now();
     const handler = Object.hasOwn(methods, request.method) ? methods[request.method] : undefined;
+    session.principal = origin.principal;
     if (!handler) {
       channel.finish({
         jsonrpc: '2.0',
@@ -304,24 +332,52 @@ export class McpHub implements MethodHost {
       return;
     }
     const controller = new AbortController();
+    const note: RequestNote = {};
     session.inFlight.set(request.id, controller);
+    let outcome: AuditOutcome = 'ok';
+    let error: string | undefined;
     try {
       const result = await handler({
         host: this,
         session,
+        principal: origin.principal,
         params: request.params ?? {},
         channel,
         signal: controller.signal,
+        note,
       });
+      if ((result as { isError?: unknown } | undefined)?.isError === true) outcome = 'tool_error';
       channel.finish({ jsonrpc: '2.0', id: request.id, result });
     } catch (err) {
-      if (!(err instanceof HubError) && !(err instanceof Error && err.name === 'RpcError')) {
+      outcome = note.decision?.allow === false ? 'denied' : outcomeOf(err);
+      if (outcome === 'error' && !(err instanceof HubError)) {
         this.log.error({ err, method: request.method }, 'request failed');
       }
-      channel.finish({ jsonrpc: '2.0', id: request.id, error: toRpcError(err) });
+      const rpcError = toRpcError(err);
+      error = rpcError.message;
+      channel.finish({ jsonrpc: '2.0', id: request.id, error: rpcError });
     } finally {
       session.inFlight.delete(request.id);
     }
+    this.options.audit?.record({
+      type: 'mcp',
+      action: request.method,
+      requestId: `${requestPrefix}-${++requestCounter}`,
+      actor: actorOf(origin.principal),
+      client: { ...origin.client, name: session.clientInfo.name, version: session.clientInfo.version },
+      server: note.server ?? session.scope ?? undefined,
+      target: note.target,
+      resource: note.resource,
+      arguments:
+        request.method === 'tools/call' || request.method === 'prompts/get'
+          ? request.params?.arguments
+          : undefined,
+      decision: note.decision,
+      outcome,
+      error,
+      latencyMs: performance.now() - started,
+      replica: note.call?.replica,
+    });
   }
 
   /** Handles a downstream notification (initialized, cancelled, ...). */
@@ -333,8 +389,36 @@ export class McpHub implements MethodHost {
     }
   }
 
+  /** Replaces the policy; sessions see it on their next request. */
+  setRoles(roles: Readonly<Record<string, RoleConfig>>): void {
+    this.access.setRoles(roles);
+  }
+
   async close(): Promise<void> {
     this.sessions.closeAll();
     await Promise.all([...this.servers.keys()].map((name) => this.removeServer(name)));
+  }
+}
+
+function actorOf(p: Principal) {
+  return { id: p.id, userId: p.userId, email: p.email, keyId: p.keyId, roles: p.roles };
+}
+
+/** How a failed request ends up in the audit trail. */
+function outcomeOf(err: unknown): AuditOutcome {
+  if (err instanceof RpcError) return 'upstream_error';
+  if (!(err instanceof HubError)) return 'error';
+  switch (err.code) {
+    case 'ACCESS_DENIED':
+      return 'denied';
+    case 'RATE_LIMITED':
+      return 'rate_limited';
+    case 'UPSTREAM_TIMEOUT':
+      return 'timeout';
+    case 'UPSTREAM_UNAVAILABLE':
+    case 'UPSTREAM_ERROR':
+      return 'upstream_error';
+    default:
+      return 'error';
   }
 }

@@ -1,5 +1,8 @@
+import type { Principal } from '../auth/principal.ts';
+import type { AccessRequest, Decision } from '../policy/index.ts';
 import { HubError } from '../server/errors.ts';
 import type { CallContext } from '../upstream/types.ts';
+import type { AccessControl } from './access.ts';
 import type { Catalog, ListKind, Target } from './catalog.ts';
 import type { ResponseChannel } from './channel.ts';
 import { paginate } from './cursor.ts';
@@ -15,10 +18,13 @@ import { LOG_LEVELS, type LogLevel, type Session } from './sessions.ts';
 /** What a method handler needs from the hub. */
 export interface MethodHost {
   readonly catalog: Catalog;
+  readonly access: AccessControl;
   readonly pageSize: number;
   readonly version: string;
   capabilities(scope: string | null): Record<string, unknown>;
   instructions(scope: string | null): string | undefined;
+  /** The tool/prompt argument that names the resource on this server (e.g. `database`). */
+  resourceArgument(server: string): string | undefined;
   /** Sends a request to a server's upstream; throws UPSTREAM_UNAVAILABLE when it has none ready. */
   forward(server: string, method: string, params: Params | undefined, ctx?: CallContext): Promise<unknown>;
   subscribe(session: Session, target: Target, exposedUri: string): Promise<void>;
@@ -26,12 +32,24 @@ export interface MethodHost {
   setLogLevel(session: Session, level: LogLevel): Promise<void>;
 }
 
+/** What a handler learned about the request, for the audit event and metrics. */
+export interface RequestNote {
+  server?: string;
+  target?: string;
+  resource?: string;
+  decision?: Decision;
+  /** Set by the upstream layer: which replica served the call. */
+  call?: CallContext;
+}
+
 export interface RequestContext {
   host: MethodHost;
   session: Session;
+  principal: Principal;
   params: Params;
   channel: ResponseChannel;
   signal: AbortSignal;
+  note: RequestNote;
 }
 
 type Handler = (ctx: RequestContext) => Promise<unknown> | unknown;
@@ -47,25 +65,56 @@ function stringParam(params: Params, key: string): string {
 /** Hooks that route an upstream's request-related messages back to the downstream caller. */
 function callContext(ctx: RequestContext): CallContext {
   const { session, channel } = ctx;
-  return {
+  ctx.note.call = {
     signal: ctx.signal,
     onNotification: (n: JsonRpcNotification) => {
       if (!channel.send(n)) session.stream?.send(n);
     },
     onRequest: (method, params, signal) => relayToClient(session, channel, method, params, signal),
   };
+  return ctx.note.call;
+}
+
+/**
+ * Checks a request against the policy at call time and notes the decision. What the principal may not
+ * even see is reported exactly like a name that does not exist; what it may see but not use here (the
+ * wrong resource, say) is ACCESS_DENIED with the deciding reason.
+ */
+function authorize(ctx: RequestContext, req: AccessRequest, unknown: () => HubError): void {
+  const { note } = ctx;
+  note.server = req.server;
+  note.target = req.name;
+  note.resource = req.resource;
+  const decision = ctx.host.access.decide(ctx.principal, req);
+  note.decision = decision;
+  if (decision.allow) return;
+  if (!ctx.host.access.visibleTo(ctx.principal, req)) throw unknown();
+  const reason = decision.reason.charAt(0).toUpperCase() + decision.reason.slice(1);
+  throw new HubError('ACCESS_DENIED', reason);
+}
+
+/** The value of the server's resource argument in these arguments, when it is a string. */
+function resourceOf(ctx: RequestContext, server: string, args: unknown): string | undefined {
+  const key = ctx.host.resourceArgument(server);
+  if (key === undefined || args === null || typeof args !== 'object') return undefined;
+  const value = (args as Record<string, unknown>)[key];
+  return typeof value === 'string' ? value : undefined;
 }
 
 function list(kind: ListKind, key: string): Handler {
-  return ({ host, session, params }) => {
-    const { page, next } = paginate(host.catalog.list(session.scope, kind), params.cursor, host.pageSize);
+  return ({ host, session, principal, params }) => {
+    const items = host.access.visible(host.catalog, session, principal, kind);
+    const { page, next } = paginate(items, params.cursor, host.pageSize);
     return next ? { [key]: page, nextCursor: next } : { [key]: page };
   };
 }
 
+/** Routes a resource URI and checks the principal may read it. */
 function resolveUri(ctx: RequestContext, uri: string): Target {
+  const notFound = () => new HubError('RESOURCE_NOT_FOUND', `Resource not found: ${uri}`, { data: { uri } });
   const target = ctx.host.catalog.resolveUri(ctx.session.scope, uri);
-  if (!target) throw new HubError('RESOURCE_NOT_FOUND', `Resource not found: ${uri}`, { data: { uri } });
+  if (!target) throw notFound();
+  authorize(ctx, { server: target.server, kind: 'uri', name: target.name }, notFound);
   return target;
 }
 
@@ -104,8 +153,11 @@ export const methods: Record<string, Handler> = {
 
   'tools/call': (ctx) => {
     const name = stringParam(ctx.params, 'name');
+    const unknown = () => new HubError('INVALID_PARAMS', `Unknown tool: ${name}`);
     const target = ctx.host.catalog.resolveTool(ctx.session.scope, name);
-    if (!target) throw new HubError('INVALID_PARAMS', `Unknown tool: ${name}`);
+    if (!target) throw unknown();
+    const resource = resourceOf(ctx, target.server, ctx.params.arguments);
+    authorize(ctx, { server: target.server, kind: 'tool', name: target.name, resource }, unknown);
     return ctx.host.forward(
       target.server,
       'tools/call',
@@ -116,8 +168,11 @@ export const methods: Record<string, Handler> = {
 
   'prompts/get': (ctx) => {
     const name = stringParam(ctx.params, 'name');
+    const unknown = () => new HubError('INVALID_PARAMS', `Unknown prompt: ${name}`);
     const target = ctx.host.catalog.resolvePrompt(ctx.session.scope, name);
-    if (!target) throw new HubError('INVALID_PARAMS', `Unknown prompt: ${name}`);
+    if (!target) throw unknown();
+    const resource = resourceOf(ctx, target.server, ctx.params.arguments);
+    authorize(ctx, { server: target.server, kind: 'prompt', name: target.name, resource }, unknown);
     return ctx.host.forward(
       target.server,
       'prompts/get',
@@ -171,7 +226,10 @@ export const methods: Record<string, Handler> = {
     } else {
       throw new HubError('INVALID_PARAMS', 'Invalid params: ref must be a ref/prompt or ref/resource');
     }
-    if (!target) throw new HubError('INVALID_PARAMS', 'Invalid params: unknown completion reference');
+    const unknown = () => new HubError('INVALID_PARAMS', 'Invalid params: unknown completion reference');
+    if (!target) throw unknown();
+    const kind = ref.type === 'ref/prompt' ? 'prompt' : 'uri';
+    authorize(ctx, { server: target.server, kind, name: target.name }, unknown);
     return ctx.host.forward(
       target.server,
       'completion/complete',

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Principal } from '../auth/principal.ts';
 import { HubError } from '../server/errors.ts';
 import type { EventStream } from './channel.ts';
 import type { JsonRpcErrorObject, JsonRpcId } from './jsonrpc.ts';
@@ -41,6 +42,10 @@ export class Session {
   stream: EventStream | null = null;
   /** Minimum level of notifications/message this client asked for; null = none asked. */
   logLevel: LogLevel | null = null;
+  /** Who made the latest request (roles can change between requests; notifications are filtered by it). */
+  principal: Principal;
+  /** Lists filtered for `principal`, valid while `key` (catalog, policy and roles versions) holds. */
+  listCache: { key: string; lists: Partial<Record<string, Record<string, unknown>[]>> } | undefined;
   /** Exposed resource URIs this session subscribed to. */
   readonly subscriptions = new Set<string>();
   /** Downstream request id → its abort controller, for notifications/cancelled. */
@@ -48,10 +53,11 @@ export class Session {
   private readonly pending = new Map<string, PendingClientRequest>();
   private nextClientRequestId = 0;
 
-  constructor(id: string, scope: string | null, owner: string, protocolVersion: string) {
+  constructor(id: string, scope: string | null, principal: Principal, protocolVersion: string) {
     this.id = id;
     this.scope = scope;
-    this.owner = owner;
+    this.owner = principal.id;
+    this.principal = principal;
     this.protocolVersion = protocolVersion;
   }
 
@@ -115,11 +121,11 @@ export class SessionStore {
     return this.sessions.size;
   }
 
-  create(scope: string | null, owner: string, protocolVersion: string): Session {
+  create(scope: string | null, principal: Principal, protocolVersion: string): Session {
     if (this.sessions.size >= this.options.maxSessions && !this.evictLeastRecentlyUsed()) {
       throw new HubError('TOO_MANY_SESSIONS', 'Too many open sessions: try again later');
     }
-    const session = new Session(randomBytes(24).toString('base64url'), scope, owner, protocolVersion);
+    const session = new Session(randomBytes(24).toString('base64url'), scope, principal, protocolVersion);
     this.sessions.set(session.id, session);
     return session;
   }

@@ -1,4 +1,7 @@
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import type { ServerResponse } from 'node:http';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { AuditSink } from '../audit/types.ts';
+import { ANONYMOUS, type Authenticator, type ClientInfo, type Principal } from '../auth/principal.ts';
 import type { HubEnv } from '../config/env.ts';
 import type { HubConfig } from '../config/schema.ts';
 import { McpEndpoint, writeError } from '../mcp/endpoint.ts';
@@ -19,6 +22,16 @@ export interface BuildOptions {
   logger: Logger;
   createUpstream: UpstreamFactory;
   store?: ReadinessProbe;
+  /** Resolves each MCP request's credentials. Without one every request is anonymous (no roles: denied). */
+  authenticator?: Authenticator;
+  audit?: AuditSink;
+  /** More routes (auth, admin, audit, health, metrics), registered after the MCP endpoint. */
+  routes?: ((app: FastifyInstance) => Promise<void>)[];
+}
+
+/** The 401 challenge that tells MCP clients where to discover how to authenticate (RFC 9728). */
+export function bearerChallenge(publicUrl: string): string {
+  return `Bearer resource_metadata="${publicUrl}/.well-known/oauth-protected-resource"`;
 }
 
 export interface Hub {
@@ -56,6 +69,8 @@ export async function build(options: BuildOptions): Promise<Hub> {
     version: VERSION,
     maxSessions: env.maxSessions,
     sessionIdleMs: env.sessionIdleMs,
+    roles: options.config.roles,
+    audit: options.audit,
   });
   const endpoint = new McpEndpoint({ hub: mcp, maxJsonDepth: env.maxJsonDepth, keepAliveMs: 15_000 });
   const guardOrigin = createOriginGuard({
@@ -92,24 +107,49 @@ export async function build(options: BuildOptions): Promise<Hub> {
     });
     scope.addHook('onRequest', async (req) => guardOrigin(req.headers));
 
-    const owner = 'anonymous';
+    const { authenticator } = options;
+    const challenge = bearerChallenge(env.publicUrl);
+    /** The request's principal, or a 401 with the discovery challenge (and undefined). */
+    const principalOf = async (req: FastifyRequest, res: ServerResponse): Promise<Principal | undefined> => {
+      if (!authenticator) return ANONYMOUS;
+      try {
+        return await authenticator.authenticate(req.headers);
+      } catch (err) {
+        const mapped =
+          err instanceof HubError ? err : new HubError('UNAUTHENTICATED', 'Unauthorized', { cause: err });
+        if (!(err instanceof HubError)) logger.error({ err }, 'authentication failed unexpectedly');
+        if (mapped.status === 401) res.setHeader('www-authenticate', challenge);
+        writeError(res, mapped);
+        return undefined;
+      }
+    };
+    const clientOf = (req: FastifyRequest): ClientInfo => ({
+      ip: req.ip,
+      userAgent: req.headers['user-agent']?.slice(0, 300),
+    });
     const serverOf = (params: unknown) => (params as { server?: string }).server ?? null;
     for (const url of ['/mcp', '/mcp/:server']) {
-      scope.post(url, (req, reply) => {
+      scope.post(url, async (req, reply) => {
         reply.hijack();
+        const principal = await principalOf(req, reply.raw);
+        if (!principal) return;
         const body = typeof req.body === 'string' ? req.body : '';
-        return endpoint.post(serverOf(req.params), req.headers, body, reply.raw, owner);
+        await endpoint.post(serverOf(req.params), req.headers, body, reply.raw, principal, clientOf(req));
       });
-      scope.get(url, (req, reply) => {
+      scope.get(url, async (req, reply) => {
         reply.hijack();
-        endpoint.get(serverOf(req.params), req.headers, reply.raw, owner);
+        const principal = await principalOf(req, reply.raw);
+        if (principal) endpoint.get(serverOf(req.params), req.headers, reply.raw, principal);
       });
-      scope.delete(url, (req, reply) => {
+      scope.delete(url, async (req, reply) => {
         reply.hijack();
-        endpoint.delete(serverOf(req.params), req.headers, reply.raw, owner);
+        const principal = await principalOf(req, reply.raw);
+        if (principal) endpoint.delete(serverOf(req.params), req.headers, reply.raw, principal);
       });
     }
   });
+
+  for (const register of options.routes ?? []) await register(app);
 
   app.addHook('onClose', async () => {
     await mcp.close();
@@ -120,7 +160,10 @@ export async function build(options: BuildOptions): Promise<Hub> {
   return {
     app,
     mcp,
-    reload: (config) => mcp.applyServers(config.servers),
+    reload: async (config) => {
+      mcp.setRoles(config.roles);
+      await mcp.applyServers(config.servers);
+    },
     close: () => app.close(),
   };
 }

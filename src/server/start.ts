@@ -1,7 +1,7 @@
 import { applyConfig } from '../config/apply.ts';
 import type { HubEnv } from '../config/env.ts';
 import { loadConfigFile } from '../config/load.ts';
-import type { HubConfig, ServerConfig } from '../config/schema.ts';
+import type { HubConfig, RoleConfig, ServerConfig } from '../config/schema.ts';
 import { openStore, type Store } from '../store/store.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import { createServerUpstream } from '../upstream/index.ts';
@@ -14,11 +14,17 @@ export interface RunningHub extends Hub {
   stop(): Promise<void>;
 }
 
+const RELOAD_TOPICS = ['config', 'servers', 'roles'];
+
 /** The running config: the store is the source of truth, so every hub instance sees the same servers. */
 async function configFromStore(store: Store): Promise<HubConfig> {
   const servers: Record<string, ServerConfig> = {};
   for (const record of await store.servers.list()) servers[record.name] = record.config;
-  return { servers, roles: {}, users: [] };
+  const roles: Record<string, RoleConfig> = {};
+  for (const role of await store.roles.list()) {
+    roles[role.name] = { description: role.description ?? undefined, allow: role.allow, deny: role.deny };
+  }
+  return { servers, roles, users: [] };
 }
 
 /**
@@ -48,15 +54,17 @@ export async function startHub(
       createUpstream: createServerUpstream,
       store,
     });
-    const offChange = store.onChange('config', async () => {
-      logger.info('configuration changed; reloading servers');
+    // Servers and roles are re-read together: the reload is cheap and ordering between topics is moot.
+    const reload = async () => {
+      logger.info('configuration changed; reloading servers and roles');
       await hub.reload(await configFromStore(store));
-    });
+    };
+    const offChanges = RELOAD_TOPICS.map((topic) => store.onChange(topic, reload));
     const url = await listen(hub, env.port, env.host);
     let stopping: Promise<void> | undefined;
     const stop = () => {
       stopping ??= (async () => {
-        offChange();
+        for (const off of offChanges) off();
         await hub.close();
         await store.close();
       })();

@@ -26,6 +26,8 @@ export interface CallContext {
   signal?: AbortSignal;
   /** Overrides the server's timeout_ms for this call; on expiry the call is cancelled upstream. */
   timeoutMs?: number;
+  /** Set by the upstream layer: the replica that served the call (e.g. `database#1`), for audit. */
+  replica?: string;
 }
 
 /** Messages that belong to no in-flight request (list_changed, resources/updated, unrelated logs). */
@@ -66,4 +68,55 @@ export interface ServerUpstream extends UpstreamEvents {
   request(method: string, params: Params | undefined, ctx?: CallContext): Promise<unknown>;
   notify(method: string, params?: Params): Promise<void>;
   close(): Promise<void>;
+}
+
+/** Health of one replica or of a whole server (docs/health.md). */
+export type HealthState = 'healthy' | 'degraded' | 'down';
+
+export type { BreakerState } from './breaker.ts';
+
+/** What the upstream layer knows about one replica right now (cheap to build; not on the hot path). */
+export interface ReplicaStatus {
+  /** `server#n`, n from 1: the name used in logs, audit (`CallContext.replica`) and the admin API. */
+  readonly id: string;
+  readonly connection: UpstreamState;
+  readonly breaker: import('./breaker.ts').BreakerState;
+  readonly health: HealthState;
+  /** Why the replica is not healthy (undefined when it is). */
+  readonly reason: string | undefined;
+  readonly inFlight: number;
+  readonly draining: boolean;
+  readonly consecutiveFailures: number;
+  readonly lastError: string | undefined;
+  /** epoch ms */
+  readonly lastErrorAt: number | undefined;
+  /** Round trip of the last successful probe, ms. */
+  readonly latencyMs: number | undefined;
+  /** epoch ms */
+  readonly lastProbeAt: number | undefined;
+}
+
+/**
+ * A ServerUpstream with replicas, breakers and admin controls: what `createServerUpstream` returns.
+ * The health monitor and the admin API use it; the MCP hot path only needs ServerUpstream.
+ */
+export interface ResilientUpstream extends ServerUpstream {
+  /** True after auto-disable or disable(): every call is refused until enable(). */
+  readonly disabled: boolean;
+  readonly disabledReason: string | undefined;
+  replicaStatus(): ReplicaStatus[];
+  /** Sends MCP ping to one replica (bypassing its breaker) and records the outcome. */
+  probe(replicaId: string, timeoutMs: number): Promise<void>;
+  /** Called when any replica's status may have changed (connection, breaker, failures, probe, drain). */
+  onReplicaChange(handler: () => void): () => void;
+  disable(reason: string): void;
+  enable(): void;
+  /** Stops sending new calls to a replica; resolves when its in-flight calls finished (or after timeoutMs). */
+  drain(replicaId: string, timeoutMs?: number): Promise<void>;
+  /** Takes a drained replica back into rotation. */
+  undrain(replicaId: string): void;
+}
+
+export function isResilientUpstream(u: ServerUpstream): u is ResilientUpstream {
+  return typeof (u as Partial<ResilientUpstream>).replicaStatus === 'function';
 }
