@@ -1,15 +1,16 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningHub } from '../../src/server/start.ts';
-import { eventually, startTestHub } from '../helpers/hub.ts';
+import { adminHeaders, eventually, startTestHub } from '../helpers/hub.ts';
 
-const JSON_HEADERS = {
+const JSON_HEADERS: Record<string, string> = {
   'content-type': 'application/json',
   accept: 'application/json, text/event-stream',
 };
 
 let hub: RunningHub;
 let sessionId: string;
+let AUTH: Record<string, string> = {};
 
 async function post(body: string, headers: Record<string, string> = {}, path = '/mcp') {
   const res = await fetch(`${hub.url}${path}`, {
@@ -31,6 +32,8 @@ beforeAll(async () => {
     },
     { OMNIHUB_MAX_BODY_BYTES: '4096' },
   );
+  AUTH = await adminHeaders(hub);
+  Object.assign(JSON_HEADERS, AUTH);
   const init = await fetch(`${hub.url}/mcp`, {
     method: 'POST',
     headers: JSON_HEADERS,
@@ -54,7 +57,7 @@ afterAll(async () => {
 });
 
 describe('bad input gets the spec status or JSON-RPC code, and the hub stays up', () => {
-  const session = () => ({ 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-11-25' });
+  const session = () => ({ ...AUTH, 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-11-25' });
 
   it('malformed JSON → 400 / -32700', async () => {
     const r = await post('{"jsonrpc": "2.0", "id": 1, "method": ', session());
@@ -117,7 +120,10 @@ describe('bad input gets the spec status or JSON-RPC code, and the hub stays up'
       }),
     });
     const id = init.headers.get('mcp-session-id')!;
-    const del = await fetch(`${hub.url}/mcp`, { method: 'DELETE', headers: { 'mcp-session-id': id } });
+    const del = await fetch(`${hub.url}/mcp`, {
+      method: 'DELETE',
+      headers: { ...AUTH, 'mcp-session-id': id },
+    });
     expect(del.status).toBe(200);
     expect((await post(rpc('ping'), { 'mcp-session-id': id })).status).toBe(404);
   });

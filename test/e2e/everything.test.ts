@@ -8,7 +8,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningHub } from '../../src/server/start.ts';
 import { connectClient } from '../helpers/client.ts';
-import { eventually, startTestHub } from '../helpers/hub.ts';
+import { adminHeaders, eventually, startTestHub } from '../helpers/hub.ts';
 import { EVERYTHING, freePort, killGroup, spawnUntil } from '../helpers/processes.ts';
 
 let hub: RunningHub;
@@ -34,7 +34,10 @@ beforeAll(async () => {
       database: { transport: 'stdio', command: 'node', args: ['examples/servers/database.mjs'] },
     },
   });
-  client = await connectClient(`${hub.url}/mcp`, { capabilities: { sampling: {}, elicitation: {} } });
+  client = await connectClient(`${hub.url}/mcp`, {
+    headers: await adminHeaders(hub),
+    capabilities: { sampling: {}, elicitation: {} },
+  });
   client.setRequestHandler(CreateMessageRequestSchema, async (request) => {
     const first = request.params.messages[0]?.content;
     sampled.push(first && 'text' in first ? String(first.text) : '');
@@ -73,7 +76,7 @@ describe('the hub in front of the official reference server and the demo servers
   });
 
   it('serves one server with its own names at /mcp/{server}', async () => {
-    const scoped = await connectClient(`${hub.url}/mcp/everything`);
+    const scoped = await connectClient(`${hub.url}/mcp/everything`, { headers: await adminHeaders(hub) });
     try {
       const names = (await scoped.listTools()).tools.map((t) => t.name);
       expect(names).toContain('echo');

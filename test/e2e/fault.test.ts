@@ -4,7 +4,7 @@ import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/typ
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { RunningHub } from '../../src/server/start.ts';
 import { connectClient } from '../helpers/client.ts';
-import { eventually, startTestHub } from '../helpers/hub.ts';
+import { adminHeaders, eventually, startTestHub } from '../helpers/hub.ts';
 
 let hub: RunningHub;
 let client: Client;
@@ -29,7 +29,7 @@ beforeAll(async () => {
       code: { transport: 'stdio', command: 'node', args: ['examples/servers/code.mjs'] },
     },
   });
-  client = await connectClient(`${hub.url}/mcp`);
+  client = await connectClient(`${hub.url}/mcp`, { headers: await adminHeaders(hub) });
   client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
     listChanged++;
   });
