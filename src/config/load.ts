@@ -60,7 +60,9 @@ export function parseConfig(raw: unknown, where = 'config'): HubConfig {
     emails.add(email);
   });
   if (problems.length > 0) throw configError(problems);
-  return { servers, roles, users: top.data.users };
+  const config: HubConfig = { servers, roles, users: top.data.users };
+  if (top.data.alerts !== undefined) config.alerts = top.data.alerts;
+  return config;
 }
 
 function configError(problems: string[]): HubError {

@@ -16,6 +16,39 @@ const common = {
   timeout_ms: z.number().int().min(100).max(3_600_000).default(60_000),
   /** Tools that are safe to send twice (retries/failover); every other tools/call is sent at most once. */
   idempotent_tools: z.array(z.string().min(1)).default([]),
+  // The next three are optional so configs stored before they existed stay valid; unset = defaults.
+  /** Active health probes (MCP ping) of every replica; see docs/health.md. */
+  health_check: z
+    .object({
+      enabled: z.boolean().default(true),
+      interval_ms: z.number().int().min(100).max(3_600_000).default(15_000),
+      timeout_ms: z.number().int().min(50).max(600_000).default(5_000),
+      /** A replica whose probe takes longer than this is degraded (unset: latency never degrades). */
+      degraded_latency_ms: z.number().int().min(1).optional(),
+    })
+    .strict()
+    .optional(),
+  /** Per-replica circuit breaker; see docs/upstreams.md. */
+  circuit_breaker: z
+    .object({
+      enabled: z.boolean().default(true),
+      /** Consecutive failed calls that open the breaker. */
+      failure_threshold: z.number().int().min(1).max(1000).default(5),
+      /** How long an open breaker refuses calls before it lets trial calls through. */
+      open_ms: z.number().int().min(100).max(3_600_000).default(30_000),
+      /** Trial calls allowed at once while half-open. */
+      half_open_max_calls: z.number().int().min(1).max(100).default(1),
+    })
+    .strict()
+    .optional(),
+  /** Disable the server after `max_failures` replica failures within `window_ms` (0 = never). */
+  auto_disable: z
+    .object({
+      max_failures: z.number().int().min(0).max(10_000).default(0),
+      window_ms: z.number().int().min(1000).max(86_400_000).default(300_000),
+    })
+    .strict()
+    .optional(),
 };
 
 const stdioServer = z
@@ -132,6 +165,41 @@ export const identityProviderSchema = z
   })
   .strict();
 
+/** http(s) only: alerts go to webhook receivers (Slack, a chat bridge, an incident tool). */
+const webhookUrl = z
+  .string()
+  .url()
+  .refine((u) => ['http:', 'https:'].includes(new URL(u).protocol), {
+    message: 'a webhook url must use http or https',
+  });
+
+/** Health alerts: one webhook call per server state change (de-duplicated, with a cooldown). */
+export const alertsSchema = z
+  .object({
+    webhooks: z
+      .array(
+        z
+          .object({
+            url: webhookUrl,
+            /** `json`: the full event; `slack`: `{text}` for Slack-compatible incoming webhooks. */
+            format: z.enum(['json', 'slack']).default('json'),
+            /** Server states that trigger this webhook (default: all). */
+            events: z
+              .array(z.enum(['healthy', 'degraded', 'down']))
+              .min(1)
+              .optional(),
+            headers: z.record(z.string(), z.string()).default({}),
+          })
+          .strict(),
+      )
+      .default([]),
+    /** After an alert for a server, later changes of that server wait this long and are coalesced. */
+    cooldown_ms: z.number().int().min(0).max(86_400_000).default(60_000),
+    /** Delivery attempts after the first one fails (exponential backoff). */
+    retries: z.number().int().min(0).max(10).default(3),
+  })
+  .strict();
+
 export const hubConfigSchema = z
   .object({
     servers: z
@@ -140,6 +208,7 @@ export const hubConfigSchema = z
     roles: z.record(z.string().min(1), roleSchema).default({}),
     users: z.array(userSchema).default([]),
     identity_providers: z.array(identityProviderSchema).optional(),
+    alerts: alertsSchema.optional(),
   })
   .strict();
 
@@ -150,10 +219,15 @@ export type RuleConfig = z.infer<typeof ruleSchema>;
 export type RoleConfig = z.infer<typeof roleSchema>;
 export type UserConfig = z.infer<typeof userSchema>;
 export type IdentityProviderConfig = z.infer<typeof identityProviderSchema>;
+export type AlertsConfig = z.infer<typeof alertsSchema>;
+export type HealthCheckConfig = NonNullable<z.infer<typeof stdioServer>['health_check']>;
+export type CircuitBreakerConfig = NonNullable<z.infer<typeof stdioServer>['circuit_breaker']>;
+export type AutoDisableConfig = NonNullable<z.infer<typeof stdioServer>['auto_disable']>;
 
 export interface HubConfig {
   servers: Record<string, ServerConfig>;
   roles: Record<string, RoleConfig>;
   users: UserConfig[];
   identity_providers?: IdentityProviderConfig[];
+  alerts?: AlertsConfig;
 }

@@ -111,6 +111,109 @@ export const migrations: readonly Migration[] = [
       'create index api_keys_user_idx on api_keys (user_id)',
     ],
   },
+  {
+    version: 3,
+    name: 'audit trail: hash-chained events, chain head',
+    statements: [
+      // One row per event. seq is the chain position; hash = SHA-256(prev_hash, canonical content)
+      // (src/audit/event.ts). Text columns keep exactly what was hashed, so verification re-reads it.
+      `create table audit_events (
+        seq bigint primary key,
+        id uuid not null unique,
+        time timestamptz not null,
+        type text not null,
+        action text not null,
+        request_id text,
+        actor_id text,
+        user_id text,
+        actor_email text,
+        key_id text,
+        roles text,
+        client_ip text,
+        user_agent text,
+        client_name text,
+        client_version text,
+        server text,
+        target text,
+        resource text,
+        arguments text,
+        arguments_hash text,
+        arguments_bytes integer,
+        allowed boolean,
+        rule text,
+        reason text,
+        outcome text not null,
+        error text,
+        latency_ms double precision,
+        replica text,
+        before text,
+        after text,
+        instance text,
+        prev_hash text not null,
+        hash text not null,
+        search text not null default ''
+      )`,
+      // Newest-first listings: every filter index ends with (time, seq) so a filtered page is one
+      // backward index range scan, and the cursor (time, seq) continues it.
+      'create index audit_events_time_idx on audit_events (time, seq)',
+      'create index audit_events_actor_idx on audit_events (actor_id, time, seq)',
+      'create index audit_events_email_idx on audit_events (actor_email, time, seq)',
+      'create index audit_events_server_idx on audit_events (server, time, seq)',
+      'create index audit_events_target_idx on audit_events (target, time, seq)',
+      'create index audit_events_resource_idx on audit_events (resource, time, seq)',
+      'create index audit_events_outcome_idx on audit_events (outcome, time, seq)',
+      'create index audit_events_denied_idx on audit_events (time, seq) where allowed = false',
+      // The chain head: appends lock this row (FOR UPDATE), so hub instances sharing the database take
+      // turns and the chain stays one verifiable sequence. anchor_* is where retention cut the chain.
+      `create table audit_chain (
+        id text primary key,
+        seq bigint not null,
+        hash text not null,
+        anchor_seq bigint not null,
+        anchor_hash text not null,
+        updated_at timestamptz not null default now()
+      )`,
+      `insert into audit_chain (id, seq, hash, anchor_seq, anchor_hash)
+        values ('main', 0, repeat('0', 64), 0, repeat('0', 64))`,
+      // Free-text search: a trigram index where pg_trgm can be had (PostgreSQL); PGlite, or a role that
+      // may not create extensions, goes without (the filter still works, by scanning within the others).
+      `do $$
+      declare
+        ext_schema text;
+      begin
+        select n.nspname into ext_schema from pg_extension e join pg_namespace n on n.oid = e.extnamespace
+          where e.extname = 'pg_trgm';
+        if ext_schema is null then
+          create extension if not exists pg_trgm;
+          select n.nspname into ext_schema from pg_extension e join pg_namespace n on n.oid = e.extnamespace
+            where e.extname = 'pg_trgm';
+        end if;
+        execute format('create index audit_events_search_idx on audit_events using gin (search %I.gin_trgm_ops)', ext_schema);
+      exception when others then
+        raise notice 'audit free-text index skipped: %', sqlerrm;
+      end
+      $$`,
+    ],
+  },
+  {
+    version: 4,
+    name: 'health history',
+    statements: [
+      // One row per health state change of a server (replica null) or of one replica, plus admin
+      // actions (disable, enable, drain). Written off the request path by src/health/history.ts.
+      `create table health_events (
+        id bigserial primary key,
+        server text not null,
+        replica text,
+        kind text not null default 'state' check (kind in ('state', 'disabled', 'enabled', 'drain', 'undrain')),
+        from_state text check (from_state in ('healthy', 'degraded', 'down')),
+        to_state text check (to_state in ('healthy', 'degraded', 'down')),
+        reason text,
+        at timestamptz not null default now()
+      )`,
+      'create index health_events_server_idx on health_events (server, id desc)',
+    ],
+  },
 ];
 
 /** Roles the hub relies on: never pruned by `applyConfig`, never removed through the store. */
@@ -127,7 +230,8 @@ export interface MigrateResult {
  * `schema` is the schema the store lives in (created when missing); it must already be on search_path.
  */
 export async function migrate(db: Kysely<Database>, schema?: string): Promise<MigrateResult> {
-  const known = migrations.at(-1)?.version ?? 0;
+  // Versions may be appended out of numeric order (parallel work): the newest known is the maximum.
+  const known = Math.max(0, ...migrations.map((m) => m.version));
   return db.transaction().execute(async (tx) => {
     await sql`select pg_advisory_xact_lock(hashtext(${`omnihub.migrate.${schema ?? ''}`}))`.execute(tx);
     if (schema !== undefined) await sql`create schema if not exists ${sql.id(schema)}`.execute(tx);

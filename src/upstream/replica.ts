@@ -1,4 +1,5 @@
 import type { Logger } from '../telemetry/logger.ts';
+import type { CircuitBreaker } from './breaker.ts';
 import { type ConnectionOptions, JsonRpcConnection } from './connection.ts';
 import type { Transport } from './transport.ts';
 import type { UpstreamState } from './types.ts';
@@ -17,6 +18,10 @@ export const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 250, maxMs: 30_000, res
 export interface ReplicaOptions {
   name: string;
   index: number;
+  /** `name#n` (n from 1). */
+  id: string;
+  /** Undefined when the server's breaker is disabled. */
+  createBreaker: ((replica: Replica) => CircuitBreaker) | undefined;
   logger: Logger;
   createTransport: () => Transport;
   connection: Omit<ConnectionOptions, 'onDown' | 'name' | 'logger'>;
@@ -31,15 +36,33 @@ function noop(): void {}
  * backoff whenever it fails, until closed.
  */
 export class Replica {
+  readonly id: string;
+  readonly breaker: CircuitBreaker | undefined;
   state: UpstreamState = 'connecting';
   lastError: Error | undefined;
   conn: JsonRpcConnection | undefined;
+  /** No new calls; in-flight ones finish. */
+  draining = false;
+  /** Last failure seen on a call or a probe (passive and active signals). */
+  lastCallError: string | undefined;
+  lastErrorAt: number | undefined;
+  latencyMs: number | undefined;
+  lastProbeAt: number | undefined;
+  /** Probes failed in a row. */
+  probeFailures = 0;
+  /** The last probe was slower than the degraded threshold. */
+  slow = false;
+  /** Calls that failed in a row (timeouts, lost connections): the passive signal. */
+  callFailures = 0;
   private failures = 0;
   private readySince = 0;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
 
-  constructor(private readonly opts: ReplicaOptions) {}
+  constructor(private readonly opts: ReplicaOptions) {
+    this.id = opts.id;
+    this.breaker = opts.createBreaker?.(this);
+  }
 
   get inFlight(): number {
     return this.conn?.inFlight ?? 0;
@@ -53,6 +76,7 @@ export class Replica {
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
+    this.breaker?.dispose();
     const conn = this.conn;
     this.conn = undefined;
     this.setState('closed', undefined);
@@ -83,6 +107,10 @@ export class Replica {
       return;
     }
     this.readySince = Date.now();
+    // A new process or session: the old one's failures say nothing about it.
+    this.breaker?.reset();
+    this.probeFailures = 0;
+    this.callFailures = 0;
     logger.info(
       { server: name, replica: index, protocolVersion: conn.info?.protocolVersion },
       'upstream ready',
@@ -116,8 +144,14 @@ export class Replica {
 
   private setState(state: UpstreamState, error: Error | undefined): void {
     this.lastError = error;
+    if (error !== undefined) this.noteError(error.message);
     if (this.state === state) return;
     this.state = state;
     this.opts.onStateChange(this);
+  }
+
+  noteError(message: string): void {
+    this.lastCallError = message;
+    this.lastErrorAt = Date.now();
   }
 }

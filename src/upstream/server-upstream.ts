@@ -2,6 +2,7 @@ import type { ServerConfig } from '../config/schema.ts';
 import type { JsonRpcNotification, Params } from '../mcp/jsonrpc.ts';
 import { HubError, JsonRpcCode, RpcError } from '../server/errors.ts';
 import type { Logger } from '../telemetry/logger.ts';
+import { type BreakerState, CircuitBreaker } from './breaker.ts';
 import { HttpTransport } from './http.ts';
 import { type BackoffOptions, DEFAULT_BACKOFF, Replica } from './replica.ts';
 import { type RetryPolicy, retryPolicy } from './retry-policy.ts';
@@ -10,8 +11,10 @@ import { StdioTransport } from './stdio.ts';
 import { isNotSent, type Transport } from './transport.ts';
 import type {
   CallContext,
+  HealthState,
   NotificationHandler,
-  ServerUpstream,
+  ReplicaStatus,
+  ResilientUpstream,
   UnrelatedRequestHandler,
   UpstreamInfo,
   UpstreamState,
@@ -41,21 +44,32 @@ export function transportFactories(name: string, config: ServerConfig, logger: L
   );
 }
 
+/** Probes that must fail in a row before a replica counts as down (one failure: degraded). */
+const PROBE_FAILURES_DOWN = 2;
+
 /**
  * A configured server: its replicas behind one face. Requests go to the ready replica with the fewest
- * requests in flight; a request that never left the hub fails over to another replica, and one that
- * may have arrived is sent again only when it is safe (retry-policy.ts).
+ * requests in flight whose circuit breaker lets them through and that is not draining. A request that
+ * never left the hub fails over to another replica; one that may have arrived is sent again only when
+ * it is safe (retry-policy.ts). Breakers, probes and failure counts feed the health monitor.
  */
-export class ServerUpstreamImpl implements ServerUpstream {
+export class ServerUpstreamImpl implements ResilientUpstream {
   readonly name: string;
   private readonly replicas: Replica[];
   private readonly retrySafe: RetryPolicy;
   private readonly notificationHandlers = new Set<NotificationHandler>();
   private readonly stateHandlers = new Set<(state: UpstreamState, error?: Error) => void>();
+  private readonly replicaHandlers = new Set<() => void>();
   private unrelated: UnrelatedRequestHandler | undefined;
   private readonly listChangedTimers = new Map<string, NodeJS.Timeout>();
   private readonly listChangedWindowMs: number;
+  private readonly degradedLatencyMs: number | undefined;
+  private readonly autoDisableMax: number;
+  private readonly autoDisableWindowMs: number;
+  /** When replicas failed recently (connection lost, breaker opened): for auto-disable. */
+  private failureTimes: number[] = [];
   private _state: UpstreamState = 'connecting';
+  private _disabled: string | undefined;
   private lastInfo: UpstreamInfo | undefined;
 
   constructor(
@@ -67,6 +81,21 @@ export class ServerUpstreamImpl implements ServerUpstream {
     this.name = name;
     this.retrySafe = retryPolicy(config.idempotent_tools);
     this.listChangedWindowMs = options.listChangedWindowMs ?? 200;
+    // Configs stored before these fields existed have none: the schema defaults apply.
+    this.degradedLatencyMs = config.health_check?.degraded_latency_ms;
+    this.autoDisableMax = config.auto_disable?.max_failures ?? 0;
+    this.autoDisableWindowMs = config.auto_disable?.window_ms ?? 300_000;
+    const cb = config.circuit_breaker;
+    const createBreaker =
+      cb?.enabled === false
+        ? undefined
+        : (replica: Replica) =>
+            new CircuitBreaker({
+              failureThreshold: cb?.failure_threshold ?? 5,
+              openMs: cb?.open_ms ?? 30_000,
+              halfOpenMaxCalls: cb?.half_open_max_calls ?? 1,
+              onTransition: (state) => this.onBreakerTransition(replica, state),
+            });
     const backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
     const factories = transportFactories(name, config, logger);
     if (factories.length === 0) throw new HubError('CONFIG_INVALID', `server ${name} has no url`);
@@ -75,8 +104,10 @@ export class ServerUpstreamImpl implements ServerUpstream {
         new Replica({
           name,
           index,
+          id: `${name}#${index + 1}`,
           logger,
           createTransport,
+          createBreaker,
           backoff,
           connection: {
             timeoutMs: config.timeout_ms,
@@ -84,7 +115,7 @@ export class ServerUpstreamImpl implements ServerUpstream {
             onNotification: (n) => this.onUpstreamNotification(n),
             onUnrelatedRequest: (method, params) => this.onUnrelatedRequest(method, params),
           },
-          onStateChange: () => this.updateState(),
+          onStateChange: (replica) => this.onReplicaState(replica),
         }),
     );
   }
@@ -100,6 +131,14 @@ export class ServerUpstreamImpl implements ServerUpstream {
     return this.lastInfo;
   }
 
+  get disabled(): boolean {
+    return this._disabled !== undefined;
+  }
+
+  get disabledReason(): string | undefined {
+    return this._disabled;
+  }
+
   /** Resolves once any replica is ready; rejects when every replica's first attempt failed (they keep retrying). */
   start(): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -113,16 +152,24 @@ export class ServerUpstreamImpl implements ServerUpstream {
   }
 
   async request(method: string, params: Params | undefined, ctx?: CallContext): Promise<unknown> {
+    if (this._disabled !== undefined) throw this.disabledError();
     let tried: Replica[] | undefined;
     let lastError: unknown;
     for (;;) {
       const replica = this.pick(tried);
-      if (replica === undefined) {
-        throw lastError ?? new HubError('UPSTREAM_UNAVAILABLE', `server ${this.name} is unavailable`);
-      }
+      if (replica === undefined) throw lastError ?? this.unavailable();
+      const breaker = replica.breaker;
+      breaker?.acquire();
+      if (ctx !== undefined) ctx.replica = replica.id;
       try {
-        return await replica.conn!.request(method, params, ctx);
+        const result = await replica.conn!.request(method, params, ctx);
+        // Steady state: two field reads. Only a recovering replica does more.
+        if (replica.callFailures !== 0 || (breaker !== undefined && breaker.state !== 'closed')) {
+          this.recovered(replica);
+        }
+        return result;
       } catch (err) {
+        this.onCallError(replica, err);
         if (ctx?.signal?.aborted || !this.mayRetry(err, method, params)) throw err;
         tried = tried === undefined ? [replica] : [...tried, replica];
         lastError = err;
@@ -154,16 +201,135 @@ export class ServerUpstreamImpl implements ServerUpstream {
     return () => this.stateHandlers.delete(handler);
   }
 
+  onReplicaChange(handler: () => void): () => void {
+    this.replicaHandlers.add(handler);
+    return () => this.replicaHandlers.delete(handler);
+  }
+
   setUnrelatedRequestHandler(handler: UnrelatedRequestHandler): void {
     this.unrelated = handler;
   }
 
-  /** Ready replica with the fewest requests in flight, skipping those already tried. */
+  // ---- health and admin ------------------------------------------------------------------------
+
+  replicaStatus(): ReplicaStatus[] {
+    return this.replicas.map((r) => {
+      const [health, reason] = this.healthOf(r);
+      return {
+        id: r.id,
+        connection: r.state,
+        breaker: r.breaker?.state ?? 'closed',
+        health,
+        reason,
+        inFlight: r.inFlight,
+        draining: r.draining,
+        consecutiveFailures: r.callFailures,
+        lastError: r.lastCallError,
+        lastErrorAt: r.lastErrorAt,
+        latencyMs: r.latencyMs,
+        lastProbeAt: r.lastProbeAt,
+      };
+    });
+  }
+
+  async probe(replicaId: string, timeoutMs: number): Promise<void> {
+    const r = this.replica(replicaId);
+    const conn = r.conn;
+    if (r.state !== 'ready' || conn === undefined) return; // the supervisor is already on it
+    const started = performance.now();
+    let failure: string | undefined;
+    try {
+      await conn.request('ping', undefined, { timeoutMs });
+    } catch (err) {
+      // A JSON-RPC error is an answer: the replica is alive.
+      if (!(err instanceof RpcError)) failure = err instanceof Error ? err.message : String(err);
+    }
+    if (r.conn !== conn) return; // replaced meanwhile: this result is about the old connection
+    r.lastProbeAt = Date.now();
+    const before = this.healthOf(r)[0];
+    if (failure === undefined) {
+      r.latencyMs = Math.round((performance.now() - started) * 100) / 100;
+      r.probeFailures = 0;
+      r.slow = this.degradedLatencyMs !== undefined && r.latencyMs > this.degradedLatencyMs;
+    } else {
+      r.probeFailures++;
+      r.noteError(`probe failed: ${failure}`);
+      r.breaker?.failure();
+    }
+    if (this.healthOf(r)[0] !== before) this.changed();
+  }
+
+  disable(reason: string): void {
+    if (this._disabled !== undefined) return;
+    this._disabled = reason;
+    this.logger.warn({ server: this.name, reason }, 'server disabled');
+    this.updateState();
+    this.changed();
+  }
+
+  enable(): void {
+    if (this._disabled === undefined) return;
+    this._disabled = undefined;
+    this.failureTimes = [];
+    for (const r of this.replicas) {
+      r.callFailures = 0;
+      r.breaker?.reset();
+    }
+    this.logger.info({ server: this.name }, 'server enabled');
+    this.updateState();
+    this.changed();
+  }
+
+  async drain(replicaId: string, timeoutMs = 30_000): Promise<void> {
+    const r = this.replica(replicaId);
+    if (!r.draining) {
+      r.draining = true;
+      this.logger.info({ server: this.name, replica: r.id }, 'draining replica');
+      this.changed();
+    }
+    const deadline = Date.now() + timeoutMs;
+    while (r.draining && r.inFlight > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
+
+  undrain(replicaId: string): void {
+    const r = this.replica(replicaId);
+    if (!r.draining) return;
+    r.draining = false;
+    this.logger.info({ server: this.name, replica: r.id }, 'replica back in rotation');
+    this.changed();
+  }
+
+  private replica(id: string): Replica {
+    const r = this.replicas.find((x) => x.id === id);
+    if (r === undefined) throw new HubError('NOT_FOUND', `server ${this.name} has no replica ${id}`);
+    return r;
+  }
+
+  private healthOf(r: Replica): [HealthState, string | undefined] {
+    if (r.state !== 'ready') {
+      return ['down', r.state === 'closed' ? 'closed' : (r.lastError?.message ?? `connection ${r.state}`)];
+    }
+    if (this._disabled !== undefined) return ['down', `server disabled: ${this._disabled}`];
+    const breaker = r.breaker?.state;
+    if (breaker === 'open') return ['down', 'circuit breaker open'];
+    if (r.probeFailures >= PROBE_FAILURES_DOWN) return ['down', `${r.probeFailures} probes failed`];
+    if (breaker === 'half-open') return ['degraded', 'circuit breaker half-open'];
+    if (r.probeFailures > 0) return ['degraded', 'last probe failed'];
+    if (r.callFailures > 0) return ['degraded', `${r.callFailures} failed calls in a row`];
+    if (r.slow) return ['degraded', `probe slower than ${this.degradedLatencyMs} ms`];
+    return ['healthy', undefined];
+  }
+
+  /** Ready replica with the fewest requests in flight, whose breaker admits a call, not draining. */
   private pick(exclude: Replica[] | undefined): Replica | undefined {
     let best: Replica | undefined;
     let bestLoad = Number.POSITIVE_INFINITY;
     for (const r of this.replicas) {
-      if (r.state !== 'ready' || r.conn === undefined || exclude?.includes(r)) continue;
+      if (r.state !== 'ready' || r.conn === undefined || r.draining) continue;
+      if (r.breaker !== undefined && !r.breaker.allows()) continue;
+      if (exclude !== undefined && exclude.includes(r)) continue;
       const load = r.conn.inFlight;
       if (load < bestLoad) {
         best = r;
@@ -173,10 +339,95 @@ export class ServerUpstreamImpl implements ServerUpstream {
     return best;
   }
 
-  /** Not sent at all → any method may go elsewhere. Lost mid-flight → only if sending twice is safe. */
+  /** Why no replica could take a call (only built on the failure path). */
+  private unavailable(): HubError {
+    const usable = this.replicas.filter((r) => r.state === 'ready' && r.conn !== undefined);
+    let why = 'no replica is connected';
+    if (usable.length > 0) {
+      why = usable.every((r) => r.draining)
+        ? 'every replica is draining'
+        : 'every replica is failing (circuit breaker open)';
+    }
+    return new HubError('UPSTREAM_UNAVAILABLE', `server ${this.name} is unavailable: ${why}`);
+  }
+
+  private disabledError(): HubError {
+    return new HubError(
+      'UPSTREAM_UNAVAILABLE',
+      `server ${this.name} is disabled (${this._disabled}); an administrator can enable it again`,
+    );
+  }
+
+  /** Passive signal: what a failed call says about the replica that served it. */
+  private onCallError(replica: Replica, err: unknown): void {
+    const breaker = replica.breaker;
+    if (err instanceof RpcError) {
+      // The upstream answered with an error: it is alive and well.
+      if (replica.callFailures !== 0 || (breaker !== undefined && breaker.state !== 'closed')) {
+        this.recovered(replica);
+      }
+      return;
+    }
+    if (!(err instanceof HubError) || err.code === 'CANCELLED' || !err.code.startsWith('UPSTREAM_')) {
+      breaker?.release();
+      return;
+    }
+    replica.noteError(err.message);
+    replica.callFailures++;
+    breaker?.failure();
+    if (replica.callFailures === 1) this.changed();
+  }
+
+  private recovered(replica: Replica): void {
+    replica.callFailures = 0;
+    replica.breaker?.success();
+    this.changed();
+  }
+
+  /** Not sent at all → any method may go elsewhere. Lost or timed out → only if sending twice is safe. */
   private mayRetry(err: unknown, method: string, params: Params | undefined): boolean {
     if (isNotSent(err)) return true;
-    return err instanceof HubError && err.code === 'UPSTREAM_UNAVAILABLE' && this.retrySafe(method, params);
+    if (!(err instanceof HubError)) return false;
+    const lost =
+      err.code === 'UPSTREAM_UNAVAILABLE' || err.code === 'UPSTREAM_TIMEOUT' || err.code === 'UPSTREAM_ERROR';
+    return lost && this.retrySafe(method, params);
+  }
+
+  private onBreakerTransition(replica: Replica, state: BreakerState): void {
+    const log = state === 'open' ? this.logger.warn : this.logger.info;
+    log.call(this.logger, { server: this.name, replica: replica.id, breaker: state }, 'circuit breaker');
+    if (state === 'open') this.noteFailure();
+    this.changed();
+  }
+
+  private onReplicaState(replica: Replica): void {
+    if (replica.state === 'down') this.noteFailure();
+    this.updateState();
+    this.changed();
+  }
+
+  /** Counts replica failures; too many within the window disables the server (when configured). */
+  private noteFailure(): void {
+    if (this.autoDisableMax === 0 || this._disabled !== undefined) return;
+    const now = Date.now();
+    this.failureTimes = this.failureTimes.filter((t) => now - t < this.autoDisableWindowMs);
+    this.failureTimes.push(now);
+    if (this.failureTimes.length >= this.autoDisableMax) {
+      // Deferred: the breaker or replica that reported the failure finishes its own transition first.
+      queueMicrotask(() =>
+        this.disable(`${this.failureTimes.length} failures within ${this.autoDisableWindowMs} ms`),
+      );
+    }
+  }
+
+  private changed(): void {
+    for (const handler of this.replicaHandlers) {
+      try {
+        handler();
+      } catch (err) {
+        this.logger.error({ server: this.name, err }, 'replica change handler failed');
+      }
+    }
   }
 
   private onUpstreamNotification(n: JsonRpcNotification): void {
@@ -215,8 +466,11 @@ export class ServerUpstreamImpl implements ServerUpstream {
     let next: UpstreamState;
     let error: Error | undefined;
     const states = this.replicas.map((r) => r.state);
-    if (states.includes('ready')) next = 'ready';
-    else if (states.every((s) => s === 'closed')) next = 'closed';
+    if (states.every((s) => s === 'closed')) next = 'closed';
+    else if (this._disabled !== undefined) {
+      next = 'down';
+      error = this.disabledError();
+    } else if (states.includes('ready')) next = 'ready';
     else if (states.includes('connecting')) next = 'connecting';
     else {
       next = 'down';

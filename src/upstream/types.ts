@@ -1,4 +1,5 @@
 import type { JsonRpcNotification, Params } from '../mcp/jsonrpc.ts';
+import type { BreakerState } from './breaker.ts';
 
 /** What an upstream said about itself when it was initialized. */
 export interface UpstreamInfo {
@@ -73,14 +74,14 @@ export interface ServerUpstream extends UpstreamEvents {
 /** Health of one replica or of a whole server (docs/health.md). */
 export type HealthState = 'healthy' | 'degraded' | 'down';
 
-export type { BreakerState } from './breaker.ts';
+export type { BreakerState };
 
 /** What the upstream layer knows about one replica right now (cheap to build; not on the hot path). */
 export interface ReplicaStatus {
   /** `server#n`, n from 1: the name used in logs, audit (`CallContext.replica`) and the admin API. */
   readonly id: string;
   readonly connection: UpstreamState;
-  readonly breaker: import('./breaker.ts').BreakerState;
+  readonly breaker: BreakerState;
   readonly health: HealthState;
   /** Why the replica is not healthy (undefined when it is). */
   readonly reason: string | undefined;
