@@ -11,6 +11,8 @@ export interface IdpIdentity {
   subject: string;
   email: string;
   roles: string[];
+  /** The token's `exp`, in ms since epoch. */
+  expiresAt: number;
 }
 
 interface Provider {
@@ -102,6 +104,7 @@ export class IdentityProviders {
       subject: payload.sub as string,
       email: typeof email === 'string' ? email.toLowerCase() : '',
       roles: [...roles].sort(),
+      expiresAt: (payload.exp as number) * 1000,
     };
   }
 }

@@ -10,6 +10,7 @@ import type { SigningKeyRecord } from '../store/signing-keys.ts';
 import type { Store } from '../store/store.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import { seal, unseal } from './crypto.ts';
+import { IDENTITY_TOPIC } from './topics.ts';
 
 export const SIGNING_ALGORITHMS: readonly SigningKeyAlg[] = ['EdDSA', 'ES256'];
 export const KID_FORMAT = /^[A-Za-z0-9_-]{8,64}$/;
@@ -62,6 +63,7 @@ export class KeyRing {
   #verification = new Map<string, VerificationKey>();
   #active: ActiveKey | undefined;
   #jwks: { keys: PublicJwk[] } = { keys: [] };
+  readonly #listeners = new Set<() => void>();
 
   constructor(store: Store, sealKey: Buffer, logger: Logger, alg: SigningKeyAlg = 'EdDSA') {
     this.#store = store;
@@ -115,6 +117,21 @@ export class KeyRing {
     this.#verification = verification;
     this.#active = active;
     this.#jwks = { keys: [...verification.values()].map((v) => v.jwk) };
+    for (const listener of this.#listeners) listener();
+  }
+
+  /** Calls `listener` whenever the set of keys changes (caches of verified tokens must go). */
+  onChange(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  async #notify(): Promise<void> {
+    try {
+      await this.#store.notifyChange(IDENTITY_TOPIC);
+    } catch (err) {
+      this.#logger.warn({ err }, 'signing key change notification failed');
+    }
   }
 
   /** The key that signs new tokens. */
@@ -167,6 +184,7 @@ export class KeyRing {
       await tx.signingKeys.activate(created);
     });
     await this.#install(await this.#store.signingKeys.list());
+    await this.#notify();
     this.#logger.info({ kid: created.kid, alg: created.alg }, 'rotated the JWT signing key');
     return created.kid;
   }
@@ -175,7 +193,10 @@ export class KeyRing {
   async setState(kid: string, state: 'retired' | 'disabled'): Promise<boolean> {
     if (!KID_FORMAT.test(kid) || kid === this.#active?.kid) return false;
     const changed = await this.#store.signingKeys.setState(kid, state);
-    if (changed) await this.#install(await this.#store.signingKeys.list());
+    if (changed) {
+      await this.#install(await this.#store.signingKeys.list());
+      await this.#notify();
+    }
     return changed;
   }
 

@@ -34,6 +34,8 @@ export interface ApiKeysRepository {
   /** Keys of one user (or every key), newest first. */
   list(userId?: string): Promise<ApiKeyRecord[]>;
   get(id: string): Promise<ApiKeyRecord | undefined>;
+  /** One key with its hash, whatever its state (the authenticator checks revocation and expiry). */
+  getCredential(id: string): Promise<ApiKeyCredential | undefined>;
   /** Keys that can still authenticate (not revoked, not expired), with their hashes. */
   listUsable(): Promise<ApiKeyCredential[]>;
   /** Revokes the key (only when it belongs to `userId`, if given). False when nothing was revoked. */
@@ -113,6 +115,16 @@ export function apiKeysRepository(db: Kysely<Database>): ApiKeysRepository {
         .where('id', '=', id)
         .executeTakeFirst();
       return row && toRecord(row);
+    },
+
+    async getCredential(id) {
+      if (!KEY_ID.test(id)) return undefined;
+      const row = await db
+        .selectFrom('api_keys')
+        .select([...recordColumns, 'hash'])
+        .where('id', '=', id)
+        .executeTakeFirst();
+      return row && { ...toRecord(row), hash: row.hash };
     },
 
     async listUsable() {
