@@ -329,7 +329,7 @@ export class ServerUpstreamImpl implements ResilientUpstream {
     for (const r of this.replicas) {
       if (r.state !== 'ready' || r.conn === undefined || r.draining) continue;
       if (r.breaker !== undefined && !r.breaker.allows()) continue;
-      if (exclude !== undefined && exclude.includes(r)) continue;
+      if (exclude?.includes(r)) continue;
       const load = r.conn.inFlight;
       if (load < bestLoad) {
         best = r;

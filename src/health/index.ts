@@ -1,0 +1,5 @@
+export { AlertNotifier, type AlertNotifierOptions, type AlertPayload, slackText } from './alerts.ts';
+export { HealthHistory, type HistoryQuery } from './history.ts';
+export { HealthMonitor, type HealthMonitorOptions, serverState } from './monitor.ts';
+export { type HealthRoutesOptions, healthRoutes } from './routes.ts';
+export type * from './types.ts';
