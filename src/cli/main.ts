@@ -8,6 +8,7 @@ import { startHub } from '../server/start.ts';
 import { VERSION } from '../server/version.ts';
 import { openStore } from '../store/store.ts';
 import { createLogger } from '../telemetry/logger.ts';
+import { registerAuditCommands } from './audit.ts';
 
 loadDotenv({ quiet: true });
 
@@ -84,5 +85,7 @@ program
       await store.close();
     }
   });
+
+registerAuditCommands(program);
 
 program.parseAsync(process.argv).catch(fail);
