@@ -37,15 +37,21 @@ function groupsOf(value: unknown): string[] {
   return [];
 }
 
+export interface IdentityProviderOptions {
+  /** Accepted clock skew (default 30 s). */
+  clockToleranceSeconds?: number;
+  /** Least time between two JWKS fetches triggered by unknown kids (default 30 s: a kid flood costs one fetch). */
+  jwksCooldownMs?: number;
+}
+
 export class IdentityProviders {
   #byIssuer = new Map<string, Provider>();
   readonly #clockTolerance: number;
+  readonly #cooldownMs: number;
 
-  constructor(
-    configs: readonly IdentityProviderConfig[] = [],
-    options: { clockToleranceSeconds?: number } = {},
-  ) {
+  constructor(configs: readonly IdentityProviderConfig[] = [], options: IdentityProviderOptions = {}) {
     this.#clockTolerance = options.clockToleranceSeconds ?? 30;
+    this.#cooldownMs = options.jwksCooldownMs ?? 30_000;
     this.set(configs);
   }
 
@@ -64,7 +70,7 @@ export class IdentityProviders {
               config,
               jwks: createRemoteJWKSet(new URL(config.jwks_url), {
                 timeoutDuration: 5_000,
-                cooldownDuration: 30_000,
+                cooldownDuration: this.#cooldownMs,
                 cacheMaxAge: 600_000,
               }),
             },

@@ -22,7 +22,7 @@ import { AccessTokens } from './access-tokens.ts';
 import { ApiKeyService } from './api-keys.ts';
 import { createAuthenticator } from './authenticator.ts';
 import type { FailureRule } from './brute-force.ts';
-import { IdentityProviders } from './idp.ts';
+import { type IdentityProviderOptions, IdentityProviders } from './idp.ts';
 import { LoginService } from './login.ts';
 import type { Authenticator } from './principal.ts';
 import { Reloader } from './reloader.ts';
@@ -59,6 +59,7 @@ export interface AuthServicesOptions {
   refreshTokenTtlSeconds?: number;
   sessionTtlSeconds?: number;
   loginLimits?: { perAccount?: FailureRule; perClient?: FailureRule };
+  identityProviderOptions?: IdentityProviderOptions;
   /** Password check override (tests). */
   verifyPassword?: (storedHash: string, password: string) => Promise<boolean>;
 }
@@ -110,7 +111,10 @@ export async function createAuthServices(options: AuthServicesOptions): Promise<
     refreshTtlSeconds: options.refreshTokenTtlSeconds,
     sessionTtlSeconds: options.sessionTtlSeconds,
   });
-  const idps = new IdentityProviders(options.config?.identity_providers ?? []);
+  const idps = new IdentityProviders(
+    options.config?.identity_providers ?? [],
+    options.identityProviderOptions,
+  );
   const authenticator = createAuthenticator({ apiKeys, access, users, idps });
   const login = new LoginService({
     store,
