@@ -351,6 +351,11 @@ async function openPostgres(url: string, options: StoreOptions, ctx: OpenContext
   const pool = new pg.Pool({ ...clientConfig, max: options.poolSize ?? 10, idleTimeoutMillis: 30_000 });
   // An idle pooled connection that dies emits here; without a listener it would crash the process.
   pool.on('error', (err) => ctx.logger.warn({ err }, 'idle PostgreSQL connection failed'));
+  // pg-pool drops its listener while a connection is checked out (e.g. inside a transaction): a server
+  // that goes away then would raise an unhandled 'error' and kill the process. The query fails anyway.
+  pool.on('connect', (client) => {
+    client.on('error', (err) => ctx.logger.warn({ err }, 'PostgreSQL connection failed'));
+  });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   const listener = new PgListener(clientConfig, ctx.channel, ctx.bus, ctx.logger);
   try {
