@@ -146,6 +146,12 @@ export async function createAuthServices(options: AuthServicesOptions): Promise<
     audit,
   });
 
+  // Sessions that ended long ago only take space: sweep them now and then (any instance may).
+  const purge = setInterval(() => {
+    tokens.purgeExpired().catch((err: unknown) => logger.warn({ err }, 'purging ended sessions failed'));
+  }, 3_600_000);
+  purge.unref();
+
   let closed = false;
   return {
     authenticator,
@@ -163,6 +169,7 @@ export async function createAuthServices(options: AuthServicesOptions): Promise<
     close: async () => {
       if (closed) return;
       closed = true;
+      clearInterval(purge);
       for (const off of subscriptions) off();
       offKeys();
       await apiKeys.close();
