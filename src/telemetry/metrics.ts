@@ -118,7 +118,6 @@ export class HubMetrics implements RateLimitObserver {
     'MCP request latency through the hub, by method, server and tool',
     LATENCY_BUCKETS,
   );
-  private readonly inFlightGauge: Gauge;
   private readonly upstreamHealth: Gauge<'server' | 'replica' | 'state'>;
   private readonly breaker: Gauge<'server' | 'replica' | 'state'>;
   private readonly limited: Counter<'scope'>;
@@ -134,7 +133,7 @@ export class HubMetrics implements RateLimitObserver {
     this.registry.registerMetric(this.requests as never);
     this.registry.registerMetric(this.latency as never);
     const self = this;
-    this.inFlightGauge = new Gauge({
+    new Gauge({
       name: 'omnihub_mcp_requests_in_flight',
       help: 'MCP requests being handled right now',
       registers,
