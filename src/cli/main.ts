@@ -4,11 +4,16 @@ import { applyConfig } from '../config/apply.ts';
 import { readEnv } from '../config/env.ts';
 import { loadConfigFile } from '../config/load.ts';
 import { HubError } from '../server/errors.ts';
+import { installSignalHandlers } from '../server/lifecycle.ts';
 import { startHub } from '../server/start.ts';
 import { VERSION } from '../server/version.ts';
 import { openStore } from '../store/store.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import { registerAuditCommands } from './audit.ts';
+import { registerKeyCommands } from './key.ts';
+import { registerRoleCommands } from './role.ts';
+import { registerServerCommands } from './server.ts';
+import { registerUserCommands } from './user.ts';
 
 loadDotenv({ quiet: true });
 
@@ -49,18 +54,13 @@ program
         `  MCP endpoint (all servers): ${hub.url}/mcp`,
         ...hub.mcp.serverNames().map((s) => `  MCP endpoint (${s}): ${hub.url}/mcp/${s}`),
         `  health: ${hub.url}/health   readiness: ${hub.url}/ready`,
+        `  log in: POST ${hub.url}/api/v1/auth/login {"email","password"} → Bearer token for /mcp`,
+        ...(hub.firstAdmin ? [`  first administrator: ${hub.firstAdmin}`] : []),
         '',
       ].join('\n'),
     );
-    const shutdown = (signal: string) => {
-      logger.info({ signal }, 'shutting down');
-      hub.stop().then(
-        () => process.exit(0),
-        (err) => fail(err),
-      );
-    };
-    process.once('SIGTERM', () => shutdown('SIGTERM'));
-    process.once('SIGINT', () => shutdown('SIGINT'));
+    // SIGTERM/SIGINT: drain (ready → 503, finish in-flight calls), then stop; docs/operations.md.
+    installSignalHandlers(hub, logger, { timeoutMs: env.shutdownTimeoutMs });
   });
 
 program
@@ -87,5 +87,9 @@ program
   });
 
 registerAuditCommands(program);
+registerUserCommands(program);
+registerKeyCommands(program);
+registerRoleCommands(program);
+registerServerCommands(program);
 
 program.parseAsync(process.argv).catch(fail);

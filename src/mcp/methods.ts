@@ -89,8 +89,11 @@ function authorize(ctx: RequestContext, req: AccessRequest, unknown: () => HubEr
   note.decision = decision;
   if (decision.allow) return;
   if (!ctx.host.access.visibleTo(ctx.principal, req)) throw unknown();
-  const reason = decision.reason.charAt(0).toUpperCase() + decision.reason.slice(1);
-  throw new HubError('ACCESS_DENIED', reason);
+  const { reason } = decision;
+  throw new HubError(
+    'ACCESS_DENIED',
+    reason.startsWith('access to ') ? `A${reason.slice(1)}` : `Access denied: ${reason}`,
+  );
 }
 
 /** The value of the server's resource argument in these arguments, when it is a string. */

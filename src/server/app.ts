@@ -151,6 +151,10 @@ export async function build(options: BuildOptions): Promise<Hub> {
 
   for (const register of options.routes ?? []) await register(app);
 
+  // Open GET streams would keep the server from closing: end the sessions first.
+  app.addHook('preClose', async () => {
+    mcp.sessions.closeAll();
+  });
   app.addHook('onClose', async () => {
     await mcp.close();
   });

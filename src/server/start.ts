@@ -1,3 +1,4 @@
+import { type AuthServices, createAuthServices, ensureFirstAdmin } from '../auth/index.ts';
 import { applyConfig } from '../config/apply.ts';
 import type { HubEnv } from '../config/env.ts';
 import { loadConfigFile } from '../config/load.ts';
@@ -10,6 +11,9 @@ import { build, type Hub, listen } from './app.ts';
 export interface RunningHub extends Hub {
   url: string;
   store: Store;
+  auth: AuthServices;
+  /** The first administrator's email when this start created it. */
+  firstAdmin?: string;
   /** Drains and stops everything: HTTP, sessions, upstreams, store. */
   stop(): Promise<void>;
 }
@@ -47,12 +51,16 @@ export async function startHub(
         'config applied',
       );
     }
+    const auth = await createAuthServices({ store, env, logger, config: fileConfig });
+    const firstAdmin = await ensureFirstAdmin(store, env, logger);
     const hub = await build({
       env,
       logger,
       config: await configFromStore(store),
       createUpstream: createServerUpstream,
       store,
+      authenticator: auth.authenticator,
+      routes: [auth.routes],
     });
     // Servers and roles are re-read together: the reload is cheap and ordering between topics is moot.
     const reload = async () => {
@@ -66,11 +74,12 @@ export async function startHub(
       stopping ??= (async () => {
         for (const off of offChanges) off();
         await hub.close();
+        await auth.close();
         await store.close();
       })();
       return stopping;
     };
-    return { ...hub, url, store, stop };
+    return { ...hub, url, store, auth, firstAdmin: firstAdmin.created ? firstAdmin.email : undefined, stop };
   } catch (err) {
     await store.close();
     throw err;

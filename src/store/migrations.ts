@@ -55,7 +55,7 @@ export const migrations: readonly Migration[] = [
       )`,
       // The built-in administrator role: config files may reference `admin` without defining it.
       `insert into roles (name, description, rules) values ('admin', 'Hub administrators (built in)',
-        '{"allow":[{"server":"*","tools":"*","prompts":"*","uris":"*","resources":"*"}],"deny":[]}'::jsonb)`,
+        '{"allow":[{"server":"*","tools":"*","prompts":"*","uris":"*"}],"deny":[]}'::jsonb)`,
     ],
   },
   {
@@ -120,7 +120,7 @@ export const migrations: readonly Migration[] = [
       `create table audit_events (
         seq bigint primary key,
         id uuid not null unique,
-        time timestamptz not null,
+        time timestamptz(3) not null,
         type text not null,
         action text not null,
         request_id text,

@@ -26,6 +26,7 @@ export async function startCredentialProxy(
       },
     );
     out.on('error', () => res.destroy());
+    res.on('close', () => out.destroy());
     req.pipe(out);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

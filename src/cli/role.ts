@@ -1,0 +1,54 @@
+/** `omnihub role …`: look at roles and their rules (change them in the config file or /api/v1/roles). */
+import type { Command } from 'commander';
+import { stringify } from 'yaml';
+import { formatTable, operate } from '../admin/operator.ts';
+import { roleView } from '../admin/role-service.ts';
+
+const out = (text: string): void => {
+  process.stdout.write(`${text}\n`);
+};
+
+export function registerRoleCommands(program: Command): void {
+  const role = program.command('role').description('show roles');
+
+  role
+    .command('list')
+    .description('list roles')
+    .option('--json', 'print JSON')
+    .action((opts: { json?: boolean }) =>
+      operate(async (op) => {
+        const roles = await op.roles.list();
+        if (opts.json) return out(JSON.stringify(roles.map(roleView), null, 2));
+        const users = await op.users.list();
+        out(
+          formatTable(
+            ['NAME', 'USERS', 'ALLOW', 'DENY', 'DESCRIPTION'],
+            roles.map((r) => [
+              r.builtin ? `${r.name} (built in)` : r.name,
+              String(users.filter((u) => u.roles.includes(r.name)).length),
+              String(r.allow.length),
+              String(r.deny.length),
+              r.description ?? '',
+            ]),
+          ),
+        );
+      }),
+    );
+
+  role
+    .command('show <name>')
+    .description("show a role's rules (YAML, as in the config file)")
+    .option('--json', 'print JSON')
+    .action((name: string, opts: { json?: boolean }) =>
+      operate(async (op) => {
+        const r = await op.roles.get(name);
+        if (opts.json) return out(JSON.stringify(roleView(r), null, 2));
+        const body = {
+          ...(r.description ? { description: r.description } : {}),
+          allow: r.allow,
+          deny: r.deny,
+        };
+        out(stringify({ [r.name]: body }, { collectionStyle: 'block' }).trimEnd());
+      }),
+    );
+}
