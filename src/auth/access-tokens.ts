@@ -97,6 +97,13 @@ export class AccessTokens {
     return { token, expiresIn: this.ttlSeconds };
   }
 
+  /** The claims of a token verified before and still good; undefined when it needs a full check. */
+  peek(token: string): AccessClaims | undefined {
+    const cached = this.#verified.get(token);
+    if (!cached || cached.expiresAt + this.#tolerance * 1000 <= this.#now()) return undefined;
+    return this.#revoked.has(cached.sessionId) ? undefined : cached;
+  }
+
   /** The token's claims when it is a valid, unrevoked hub access token; undefined otherwise. */
   async verify(token: string): Promise<AccessClaims | undefined> {
     const now = this.#now();

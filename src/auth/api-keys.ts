@@ -58,6 +58,8 @@ interface CachedKey {
   scopes: readonly RuleConfig[] | undefined;
   /** ms since epoch; Infinity when the key never expires. */
   expiresAt: number;
+  /** What verify() hands out (built once). */
+  verified: VerifiedApiKey;
 }
 
 const scopesSchema = z
@@ -65,16 +67,19 @@ const scopesSchema = z
   .min(1, 'scopes must list at least one rule (omit it for all of the owner’s permissions)')
   .max(100);
 const MAX_MISSING = 10_000;
+const MAX_VERIFIED = 10_000;
 const TOUCH_EVERY_MS = 60_000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function toCached(c: ApiKeyCredential): CachedKey {
+  const scopes = c.scopes === null ? undefined : Object.freeze(c.scopes.map((r) => Object.freeze({ ...r })));
   return {
     id: c.id,
     userId: c.userId,
     hash: Buffer.from(c.hash, 'hex'),
-    scopes: c.scopes === null ? undefined : Object.freeze(c.scopes.map((r) => Object.freeze({ ...r }))),
+    scopes,
     expiresAt: c.expiresAt ? c.expiresAt.getTime() : Number.POSITIVE_INFINITY,
+    verified: Object.freeze({ id: c.id, userId: c.userId, scopes }),
   };
 }
 
@@ -95,6 +100,11 @@ export class ApiKeyService {
   readonly #now: () => number;
   readonly #reloader: Reloader;
   #cache = new Map<string, CachedKey>();
+  /**
+   * Presented keys that verified, to the cache entry they verified against: a repeat request costs
+   * one Map lookup instead of an HMAC. Valid only while that very entry is still in `#cache`.
+   */
+  #verified = new Map<string, CachedKey>();
   #missing = new Set<string>();
   #generation = 0;
   /** Key ids used since the last flush of last_used_at. */
@@ -122,6 +132,7 @@ export class ApiKeyService {
     const cache = new Map<string, CachedKey>();
     for (const c of usable) cache.set(c.id, toCached(c));
     this.#cache = cache;
+    this.#verified = new Map();
     this.#missing = new Set();
     this.#generation += 1;
   }
@@ -135,15 +146,23 @@ export class ApiKeyService {
    * checksum, unknown id, wrong secret, revoked, expired. The secret is compared in constant time.
    */
   async verify(presented: string): Promise<VerifiedApiKey | undefined> {
+    const seen = this.#verified.get(presented);
+    if (seen && this.#cache.get(seen.id) === seen) return this.#accept(seen);
     const parsed = parseApiKey(presented);
     if (!parsed) return undefined;
     const key = this.#cache.get(parsed.id) ?? (await this.#lookup(parsed.id));
     // Hash even when the id is unknown: the work done does not tell which part was wrong.
     const digest = this.#hash(parsed.secret);
     if (!key || !digestsEqual(digest, key.hash)) return undefined;
+    if (this.#verified.size >= MAX_VERIFIED) this.#verified.clear();
+    this.#verified.set(presented, key);
+    return this.#accept(key);
+  }
+
+  #accept(key: CachedKey): VerifiedApiKey | undefined {
     if (key.expiresAt <= this.#now()) return undefined;
     this.#used.add(key.id);
-    return { id: key.id, userId: key.userId, scopes: key.scopes };
+    return key.verified;
   }
 
   async #lookup(id: string): Promise<CachedKey | undefined> {

@@ -118,6 +118,10 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
         });
       }
 
+      // A hub token seen before: one Map lookup.
+      const known = access.peek(token);
+      if (known) return userPrincipal(known.userId, 'jwt');
+
       if (!JWT_SHAPE.test(token)) throw unauthenticated('neither an API key nor a JWT');
       const issuer = unverifiedIssuer(token);
       if (issuer === access.issuer) {
