@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { type RateLimitsConfig, rateLimitsSchema } from '../ratelimit/config.ts';
 
 /** Server names appear in `server__tool` names and in `/mcp/{server}` paths. */
 export const SERVER_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
@@ -193,6 +194,8 @@ export const alertsSchema = z
           .strict(),
       )
       .default([]),
+    /** A change is announced once it has held this long; changes within it are coalesced (flaps: none). */
+    settle_ms: z.number().int().min(0).max(3_600_000).default(2_000),
     /** After an alert for a server, later changes of that server wait this long and are coalesced. */
     cooldown_ms: z.number().int().min(0).max(86_400_000).default(60_000),
     /** Delivery attempts after the first one fails (exponential backoff). */
@@ -209,6 +212,8 @@ export const hubConfigSchema = z
     users: z.array(userSchema).default([]),
     identity_providers: z.array(identityProviderSchema).optional(),
     alerts: alertsSchema.optional(),
+    /** Rate limits per principal, role, server and tool; see docs/rate-limits.md. */
+    rate_limits: rateLimitsSchema.optional(),
   })
   .strict();
 
@@ -230,4 +235,5 @@ export interface HubConfig {
   users: UserConfig[];
   identity_providers?: IdentityProviderConfig[];
   alerts?: AlertsConfig;
+  rate_limits?: RateLimitsConfig;
 }

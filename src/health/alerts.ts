@@ -41,10 +41,11 @@ const EMOJI: Record<HealthState, string> = {
 };
 
 /**
- * Turns server health changes into webhook calls. One alert per real change: a change back to the state
- * last announced sends nothing (de-duplication), and after an alert the same server's later changes
- * wait for the cooldown and are coalesced into one alert with the state current at its end. Delivery
- * runs in the background with retries and backoff; nothing waits for it.
+ * Turns server health changes into webhook calls. One alert per real change: a change waits
+ * `settle_ms` and is announced with the state current then (healthy → degraded → down in quick
+ * succession is one `down` alert; a flap back to the announced state is none), and after an alert the
+ * same server's later changes wait for the cooldown and are coalesced the same way. Delivery runs in
+ * the background with retries and backoff; nothing waits for it.
  */
 export class AlertNotifier {
   private readonly servers = new Map<string, ServerAlerts>();
@@ -70,16 +71,18 @@ export class AlertNotifier {
     }
     s.latest = change;
     if (change.to === s.alerted) {
+      // Back where the last alert left it before anything was sent: a flap, not news.
       if (s.timer !== undefined) clearTimeout(s.timer);
       s.timer = undefined;
       return;
     }
-    const wait = s.lastSentAt + this.opts.config.cooldown_ms - Date.now();
+    if (s.timer !== undefined) return; // already waiting: the timer sends whatever is current then
+    const { settle_ms, cooldown_ms } = this.opts.config;
+    const wait = Math.max(settle_ms ?? 0, s.lastSentAt + cooldown_ms - Date.now());
     if (wait <= 0) {
       this.send(s, change);
       return;
     }
-    if (s.timer !== undefined) return;
     const entry = s;
     s.timer = setTimeout(() => {
       entry.timer = undefined;

@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { isAdmin, type Principal } from '../auth/principal.ts';
 import { SERVER_NAME } from '../config/schema.ts';
@@ -59,7 +60,12 @@ export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app,
     return { server: name, events: await monitor.history(name, { limit, before }) };
   });
 
-  app.get('/api/v1/health/events', (req, reply) => streamEvents(req, reply, monitor, keepAliveMs));
+  // Event streams never end on their own: close them when the server closes, so shutdown is not held up.
+  const streams = new Set<ServerResponse>();
+  app.addHook('onClose', async () => {
+    for (const res of streams) res.end();
+  });
+  app.get('/api/v1/health/events', (req, reply) => streamEvents(req, reply, monitor, keepAliveMs, streams));
 };
 
 function intParam(value: string | undefined, name: string, min: number, max: number): number | undefined {
@@ -76,9 +82,11 @@ function streamEvents(
   reply: FastifyReply,
   monitor: HealthMonitor,
   keepAliveMs: number,
+  streams: Set<ServerResponse>,
 ): void {
   reply.hijack();
   const res = reply.raw;
+  streams.add(res);
   res.writeHead(200, {
     'content-type': 'text/event-stream',
     'cache-control': 'no-cache, no-transform',
@@ -94,6 +102,7 @@ function streamEvents(
   const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), keepAliveMs);
   keepAlive.unref();
   const end = () => {
+    streams.delete(res);
     off();
     clearInterval(keepAlive);
   };

@@ -238,11 +238,13 @@ export class ServerUpstreamImpl implements ResilientUpstream {
     if (r.state !== 'ready' || conn === undefined) return; // the supervisor is already on it
     const started = performance.now();
     let failure: string | undefined;
+    let unreachable = false;
     try {
       await conn.request('ping', undefined, { timeoutMs });
     } catch (err) {
       // A JSON-RPC error is an answer: the replica is alive.
       if (!(err instanceof RpcError)) failure = err instanceof Error ? err.message : String(err);
+      unreachable = isNotSent(err);
     }
     if (r.conn !== conn) return; // replaced meanwhile: this result is about the old connection
     r.lastProbeAt = Date.now();
@@ -252,7 +254,10 @@ export class ServerUpstreamImpl implements ResilientUpstream {
       r.probeFailures = 0;
       r.slow = this.degradedLatencyMs !== undefined && r.latencyMs > this.degradedLatencyMs;
     } else {
-      r.probeFailures++;
+      // Not even sent (connection refused): unreachable, down now rather than after more probes.
+      r.probeFailures = unreachable
+        ? Math.max(PROBE_FAILURES_DOWN, r.probeFailures + 1)
+        : r.probeFailures + 1;
       r.noteError(`probe failed: ${failure}`);
       r.breaker?.failure();
     }

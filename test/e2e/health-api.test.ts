@@ -183,12 +183,10 @@ it('auto-disables a server that keeps failing; an admin enables it again', async
   expect(await call()).toMatch(/^svc#[12]$/);
   await eventually(() => expect(monitor.server('svc')?.state).toBe('healthy'));
   expect(changes.some((c) => c.kind === 'enabled')).toBe(true);
-  const history = await monitor.history('svc');
   await eventually(async () =>
     expect((await monitor.history('svc')).map((e) => e.kind)).toEqual(
       expect.arrayContaining(['disabled', 'enabled', 'drain', 'undrain']),
     ),
   );
-  expect(history.length).toBeGreaterThan(0);
   off();
 }, 60_000);
