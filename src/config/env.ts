@@ -41,6 +41,7 @@ const envSchema = z.object({
     .url()
     .optional()
     .or(z.literal('').transform(() => undefined)),
+  OMNIHUB_AUTH: z.enum(['required', 'off']).default('required'),
   OMNIHUB_ALLOWED_ORIGINS: list,
   OMNIHUB_ALLOWED_HOSTS: list,
   OMNIHUB_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -48,6 +49,14 @@ const envSchema = z.object({
   OMNIHUB_MAX_JSON_DEPTH: int(64, 4, 1000),
   OMNIHUB_MAX_SESSIONS: int(10_000, 1, 1_000_000),
   OMNIHUB_SESSION_IDLE_SECONDS: int(1800, 5, 7 * 24 * 3600),
+  OMNIHUB_SHUTDOWN_TIMEOUT_MS: int(30_000, 0, 3_600_000),
+  OMNIHUB_SHUTDOWN_DELAY_MS: int(0, 0, 600_000),
+  OMNIHUB_METRICS_TOKEN: z
+    .string()
+    .min(16, 'must be at least 16 characters')
+    .optional()
+    .or(z.literal('').transform(() => undefined)),
+  OMNIHUB_TRACING: z.enum(['off', 'otlp', 'global']).default('off'),
 });
 
 export interface HubEnv {
@@ -65,6 +74,11 @@ export interface HubEnv {
    */
   secret?: string;
   publicUrl: string;
+  /**
+   * `off`: every MCP request acts as a local administrator, without credentials. For local development and
+   * benchmarks only: the hub refuses it unless it listens on a loopback address.
+   */
+  auth: 'required' | 'off';
   allowedOrigins: string[];
   allowedHosts: string[];
   logLevel: string;
@@ -72,6 +86,13 @@ export interface HubEnv {
   maxJsonDepth: number;
   maxSessions: number;
   sessionIdleMs: number;
+  /** Longest wait for in-flight requests on SIGTERM before closing anyway. */
+  shutdownTimeoutMs: number;
+  /** On SIGTERM, how long `/ready` reports 503 while still serving, before the drain starts. */
+  shutdownDelayMs: number;
+  /** Bearer token `GET /metrics` requires (unset: open, like /health). */
+  metricsToken?: string;
+  tracing: 'off' | 'otlp' | 'global';
 }
 
 /** Reads the hub's settings from an environment; a bad value is refused with the variable named. */
@@ -94,6 +115,7 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): HubEnv {
     adminPassword: e.OMNIHUB_ADMIN_PASSWORD || undefined,
     secret: e.OMNIHUB_SECRET,
     publicUrl: (e.OMNIHUB_PUBLIC_URL ?? `http://${shownHost}:${e.OMNIHUB_PORT}`).replace(/\/+$/, ''),
+    auth: e.OMNIHUB_AUTH,
     allowedOrigins: e.OMNIHUB_ALLOWED_ORIGINS,
     allowedHosts: e.OMNIHUB_ALLOWED_HOSTS,
     logLevel: e.OMNIHUB_LOG_LEVEL,
@@ -101,5 +123,9 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): HubEnv {
     maxJsonDepth: e.OMNIHUB_MAX_JSON_DEPTH,
     maxSessions: e.OMNIHUB_MAX_SESSIONS,
     sessionIdleMs: e.OMNIHUB_SESSION_IDLE_SECONDS * 1000,
+    shutdownTimeoutMs: e.OMNIHUB_SHUTDOWN_TIMEOUT_MS,
+    shutdownDelayMs: e.OMNIHUB_SHUTDOWN_DELAY_MS,
+    metricsToken: e.OMNIHUB_METRICS_TOKEN,
+    tracing: e.OMNIHUB_TRACING,
   };
 }

@@ -1,4 +1,5 @@
 import { type AuthServices, createAuthServices, ensureFirstAdmin } from '../auth/index.ts';
+import type { Authenticator, Principal } from '../auth/principal.ts';
 import { applyConfig } from '../config/apply.ts';
 import type { HubEnv } from '../config/env.ts';
 import { loadConfigFile } from '../config/load.ts';
@@ -7,6 +8,7 @@ import { openStore, type Store } from '../store/store.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import { createServerUpstream } from '../upstream/index.ts';
 import { build, type Hub, listen } from './app.ts';
+import { HubError } from './errors.ts';
 
 export interface RunningHub extends Hub {
   url: string;
@@ -16,6 +18,30 @@ export interface RunningHub extends Hub {
   firstAdmin?: string;
   /** Drains and stops everything: HTTP, sessions, upstreams, store. */
   stop(): Promise<void>;
+}
+
+const LOCAL_ADMIN: Principal = Object.freeze({
+  id: 'local',
+  roles: Object.freeze(['admin']),
+  method: 'none',
+});
+
+/** OMNIHUB_AUTH=off: only where nothing but this machine can reach the hub. */
+function localAdministrator(env: HubEnv, logger: Logger): Authenticator {
+  if (!isLoopback(env.host)) {
+    throw new HubError(
+      'CONFIG_INVALID',
+      `OMNIHUB_AUTH=off is allowed only on a loopback address, not on ${env.host}`,
+    );
+  }
+  logger.warn(
+    'OMNIHUB_AUTH=off: every MCP request acts as an administrator (development and benchmarks only)',
+  );
+  return { authenticate: async () => LOCAL_ADMIN };
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 const RELOAD_TOPICS = ['config', 'servers', 'roles'];
@@ -59,7 +85,7 @@ export async function startHub(
       config: await configFromStore(store),
       createUpstream: createServerUpstream,
       store,
-      authenticator: auth.authenticator,
+      authenticator: env.auth === 'off' ? localAdministrator(env, logger) : auth.authenticator,
       routes: [auth.routes],
     });
     // Servers and roles are re-read together: the reload is cheap and ordering between topics is moot.
