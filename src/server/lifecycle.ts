@@ -36,6 +36,9 @@ function refuse(req: IncomingMessage, res: ServerResponse): void {
  * refuses new ones. Works below the framework, so it also covers `/ready` without a route change.
  */
 export class DrainGate {
+  /** `/ready` answers 503 (load balancers stop sending) while everything else is still served. */
+  private notReady = false;
+  /** New requests are refused; in-flight ones finish. */
   private draining = false;
   private active = 0;
   private readonly waiters = new Set<() => void>();
@@ -44,9 +47,12 @@ export class DrainGate {
     const listeners = server.listeners('request') as RequestListener[];
     server.removeAllListeners('request');
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-      if (this.draining && !ALWAYS_SERVED.has((req.url ?? '/').split('?')[0] ?? '/')) {
-        refuse(req, res);
-        return;
+      if (this.notReady) {
+        const path = (req.url ?? '/').split('?')[0] ?? '/';
+        if (this.draining ? !ALWAYS_SERVED.has(path) : path === '/ready') {
+          refuse(req, res);
+          return;
+        }
       }
       if (!isEventStream(req)) {
         this.active++;
@@ -56,8 +62,9 @@ export class DrainGate {
     });
   }
 
+  /** True from the first signal on: what `/ready` reports. */
   get isDraining(): boolean {
-    return this.draining;
+    return this.notReady;
   }
 
   /** Requests being answered now (event streams excluded). */
@@ -65,7 +72,14 @@ export class DrainGate {
     return this.active;
   }
 
+  /** Step 1: report not ready, keep serving. */
+  markNotReady(): void {
+    this.notReady = true;
+  }
+
+  /** Step 2: refuse new requests (in-flight ones go on). */
   start(): void {
+    this.notReady = true;
     this.draining = true;
   }
 
@@ -102,6 +116,11 @@ export interface ShutdownOptions {
   logger: Logger;
   /** Longest wait for in-flight requests (OMNIHUB_SHUTDOWN_TIMEOUT_MS). */
   timeoutMs: number;
+  /**
+   * How long to keep serving with `/ready` at 503 before refusing new requests, so load balancers
+   * notice first (OMNIHUB_SHUTDOWN_DELAY_MS, default 0).
+   */
+  delayMs?: number;
   closers: Closer[];
   /** Told when draining starts (the `omnihub_draining` gauge). */
   onDraining?: () => void;
@@ -119,8 +138,13 @@ export interface ShutdownReport {
 /** Drains, then runs the closers in order; never throws. */
 export async function gracefulShutdown(options: ShutdownOptions): Promise<ShutdownReport> {
   const { server, gate, logger } = options;
-  gate.start();
+  gate.markNotReady();
   options.onDraining?.();
+  if (options.delayMs) {
+    logger.info({ delayMs: options.delayMs }, 'not ready: waiting for load balancers to notice');
+    await new Promise((resolve) => setTimeout(resolve, options.delayMs));
+  }
+  gate.start();
   logger.info(
     { inFlight: gate.inFlight, timeoutMs: options.timeoutMs },
     'draining: finishing in-flight requests',
@@ -155,6 +179,7 @@ export interface Stoppable {
 
 export interface SignalOptions {
   timeoutMs: number;
+  delayMs?: number;
   /** Run after the drain, in order; default: the hub's own `stop()` (HTTP, sessions, upstreams, store). */
   closers?: Closer[];
   onDraining?: () => void;
@@ -199,6 +224,7 @@ export function installSignalHandlers(
       gate,
       logger,
       timeoutMs: options.timeoutMs,
+      delayMs: options.delayMs,
       closers: options.closers ?? [{ name: 'hub', close: () => hub.stop() }],
       onDraining: options.onDraining,
     }).then((report) => {
