@@ -59,8 +59,8 @@ program
         '',
       ].join('\n'),
     );
-    // SIGTERM/SIGINT: drain (ready → 503, finish in-flight calls), then stop; docs/operations.md.
-    installSignalHandlers(hub, logger, { timeoutMs: env.shutdownTimeoutMs });
+    // SIGTERM/SIGINT: drain (ready → 503, finish in-flight calls), then stop; docs/observability.md.
+    installSignalHandlers(hub, logger, { timeoutMs: env.shutdownTimeoutMs, delayMs: env.shutdownDelayMs });
   });
 
 program

@@ -62,6 +62,7 @@ export function parseConfig(raw: unknown, where = 'config'): HubConfig {
   if (problems.length > 0) throw configError(problems);
   const config: HubConfig = { servers, roles, users: top.data.users };
   if (top.data.alerts !== undefined) config.alerts = top.data.alerts;
+  if (top.data.rate_limits !== undefined) config.rate_limits = top.data.rate_limits;
   return config;
 }
 
