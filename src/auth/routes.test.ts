@@ -232,6 +232,51 @@ describe.each(backends)('auth routes on $kind', (backend) => {
     expect(bad.statusCode).toBe(404);
   });
 
+  it('lets only administrators list, rotate, retire and disable signing keys', async () => {
+    const adminId = await createUser(f.store, f.auth, 'root@example.com', ['admin']);
+    const admin = bearer((await f.auth.apiKeys.create({ userId: adminId, name: 'ops' })).key);
+    const dev = bearer((await f.auth.apiKeys.create({ userId, name: 'dev' })).key);
+    const rotate = (headers: Record<string, string>) =>
+      app.inject({ method: 'POST', url: '/api/v1/auth/signing-keys/rotate', headers });
+
+    expect((await rotate(dev)).statusCode).toBe(403);
+    expect((await rotate({})).statusCode).toBe(401);
+    const before = f.auth.keyRing.active.kid;
+    const oldToken = (await f.auth.tokens.issue(userId)).access_token;
+    const res = await rotate(admin);
+    expect(res.statusCode).toBe(200);
+    const body = res.json() as { active: string; items: { kid: string; state: string }[] };
+    expect(body.active).not.toBe(before);
+    expect(body.items.find((k) => k.kid === before)?.state).toBe('retired');
+    expect(events.find((e) => e.action === 'signing_key.rotate')).toMatchObject({
+      type: 'admin',
+      target: body.active,
+    });
+
+    const conflict = await app.inject({
+      method: 'POST',
+      url: `/api/v1/auth/signing-keys/${body.active}/disable`,
+      headers: admin,
+    });
+    expect(conflict.statusCode).toBe(409);
+    for (const url of [
+      '/api/v1/auth/signing-keys/nosuchkey00/disable',
+      `/api/v1/auth/signing-keys/${before}/delete`,
+    ]) {
+      expect((await app.inject({ method: 'POST', url, headers: admin })).statusCode).toBe(404);
+    }
+    expect((await me(oldToken)).statusCode).toBe(200);
+    const disabled = await app.inject({
+      method: 'POST',
+      url: `/api/v1/auth/signing-keys/${before}/disable`,
+      headers: admin,
+    });
+    expect(disabled.statusCode).toBe(200);
+    expect((await me(oldToken)).statusCode).toBe(401);
+    const list = await app.inject({ method: 'GET', url: '/api/v1/auth/signing-keys', headers: admin });
+    expect(JSON.stringify(list.json())).not.toMatch(/"d"|private/);
+  });
+
   it('answers /me without credentials with 401 and the discovery challenge', async () => {
     const res = await app.inject({ method: 'GET', url: '/api/v1/auth/me' });
     expect(res.statusCode).toBe(401);

@@ -6,6 +6,8 @@
  * - `POST /api/v1/auth/logout` `{refresh_token?, all?}` with or without `Authorization: Bearer <access>`
  *   → 204; ends the session (with `all: true`, every session of the user)
  * - `GET /api/v1/auth/me` → who the credential belongs to
+ * - `GET /api/v1/auth/signing-keys`, `POST /api/v1/auth/signing-keys/rotate`,
+ *   `POST /api/v1/auth/signing-keys/{kid}/retire|disable` (admin) → JWT signing-key rotation
  * - `GET /.well-known/jwks.json` → the hub's public signing keys
  * - `GET /.well-known/oauth-protected-resource[/mcp[/{server}]]` → RFC 9728 metadata
  *
@@ -17,8 +19,8 @@ import type { AuditSink } from '../audit/types.ts';
 import { HubError, isHubError } from '../server/errors.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { LoginService } from './login.ts';
-import type { Authenticator, ClientInfo, Principal } from './principal.ts';
-import type { KeyRing } from './signing-keys.ts';
+import { type Authenticator, type ClientInfo, isAdmin, type Principal } from './principal.ts';
+import { type KeyRing, KID_FORMAT } from './signing-keys.ts';
 import { RefreshError, type TokenService } from './tokens.ts';
 
 /** The `WWW-Authenticate` value for a 401: where MCP clients find how to authenticate (RFC 9728). */
@@ -183,6 +185,64 @@ export function authRoutes(options: AuthRoutesOptions): (app: FastifyInstance) =
           scopes: principal.scopes ?? null,
         };
       });
+    });
+
+    await app.register(async (scope) => {
+      scope.setErrorHandler((err, _req, reply) => send(reply, err));
+      const requireAdmin = async (req: FastifyRequest): Promise<Principal> => {
+        const principal = await authenticator.authenticate(req.headers);
+        if (!isAdmin(principal))
+          throw new HubError('ACCESS_DENIED', 'Only administrators manage signing keys');
+        return principal;
+      };
+      const recordAdmin = (principal: Principal, req: FastifyRequest, action: string, target?: string) => {
+        if (!audit) return;
+        try {
+          audit.record({
+            type: 'admin',
+            action,
+            actor: {
+              id: principal.id,
+              ...(principal.userId ? { userId: principal.userId } : {}),
+              ...(principal.keyId ? { keyId: principal.keyId } : {}),
+            },
+            client: clientOf(req),
+            ...(target ? { target } : {}),
+            outcome: 'ok',
+          });
+        } catch (err) {
+          logger.warn({ err }, 'audit record failed');
+        }
+      };
+      const view = async () => ({ items: await keyRing.list(), active: keyRing.active.kid });
+
+      scope.get('/api/v1/auth/signing-keys', async (req) => {
+        await requireAdmin(req);
+        return view();
+      });
+      scope.post('/api/v1/auth/signing-keys/rotate', async (req) => {
+        const principal = await requireAdmin(req);
+        const kid = await keyRing.rotate();
+        recordAdmin(principal, req, 'signing_key.rotate', kid);
+        return view();
+      });
+      scope.post<{ Params: { kid: string; state: string } }>(
+        '/api/v1/auth/signing-keys/:kid/:state',
+        async (req) => {
+          const principal = await requireAdmin(req);
+          const { kid, state } = req.params;
+          if (state !== 'retire' && state !== 'disable') throw new HubError('NOT_FOUND', 'Not found');
+          if (!KID_FORMAT.test(kid)) throw new HubError('NOT_FOUND', 'No such signing key');
+          if (kid === keyRing.active.kid) {
+            throw new HubError('CONFLICT', 'The active key cannot be retired or disabled: rotate first');
+          }
+          if (!(await keyRing.setState(kid, state === 'retire' ? 'retired' : 'disabled'))) {
+            throw new HubError('NOT_FOUND', 'No such signing key');
+          }
+          recordAdmin(principal, req, `signing_key.${state}`, kid);
+          return view();
+        },
+      );
     });
 
     app.get('/.well-known/jwks.json', async (_req, reply) =>
