@@ -1,8 +1,10 @@
 -- wrk script: one MCP tools/call per request, each with a unique JSON-RPC id; every response checked.
--- Env: BENCH_PATH (/mcp or /mcp/echo), BENCH_SESSION (Mcp-Session-Id), BENCH_TOOL (tool name).
+-- Env: BENCH_PATH (/mcp or /mcp/echo), BENCH_SESSION (Mcp-Session-Id), BENCH_TOOL (tool name),
+-- BENCH_AUTHORIZATION (Authorization header value, optional).
 local path = os.getenv("BENCH_PATH") or "/mcp"
 local session = os.getenv("BENCH_SESSION") or ""
 local tool = os.getenv("BENCH_TOOL") or "echo"
+local authorization = os.getenv("BENCH_AUTHORIZATION") or ""
 local threads = {}
 
 function setup(thread)
@@ -16,6 +18,7 @@ function init(args)
   wrk.headers["Accept"] = "application/json, text/event-stream"
   wrk.headers["MCP-Protocol-Version"] = "2025-11-25"
   if session ~= "" then wrk.headers["Mcp-Session-Id"] = session end
+  if authorization ~= "" then wrk.headers["Authorization"] = authorization end
 end
 
 function request()

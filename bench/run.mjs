@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // End-to-end benchmark: tools/call of a trivial echo tool, direct to an HTTP upstream and through the hub,
 // side by side in one run, at each concurrency. The hub and the upstream share CPU 0; wrk runs on CPU 1.
-// Usage: node bench/run.mjs [--duration 10] [--warmup 3] [--concurrency 1,50]
+// Usage: node bench/run.mjs [--duration 10] [--warmup 3] [--concurrency 1,50] [--profiles bare,secure]
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +13,7 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '1,50' },
+    profiles: { type: 'string', default: 'bare,secure' },
   },
 });
 const DURATION = Number(values.duration);
@@ -64,11 +65,12 @@ const HEADERS = {
   'content-type': 'application/json',
   accept: 'application/json, text/event-stream',
 };
-async function rpc(url, session, method, params) {
+async function rpc(url, session, method, params, auth = {}) {
   const res = await fetch(url, {
     method: 'POST',
     headers: {
       ...HEADERS,
+      ...auth,
       ...(session ? { 'mcp-session-id': session, 'mcp-protocol-version': '2025-11-25' } : {}),
     },
     body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
@@ -76,21 +78,24 @@ async function rpc(url, session, method, params) {
   const text = await res.text();
   return { session: res.headers.get('mcp-session-id'), body: text ? JSON.parse(text) : undefined };
 }
-async function openSession(url) {
-  const init = await rpc(url, undefined, 'initialize', {
-    protocolVersion: '2025-11-25',
-    capabilities: {},
-    clientInfo: { name: 'bench', version: '1' },
-  });
+async function openSession(url, auth = {}) {
+  const init = await rpc(
+    url,
+    undefined,
+    'initialize',
+    { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'bench', version: '1' } },
+    auth,
+  );
+  if (!init.session) throw new Error(`initialize failed at ${url}: ${JSON.stringify(init.body)}`);
   await fetch(url, {
     method: 'POST',
-    headers: { ...HEADERS, 'mcp-session-id': init.session, 'mcp-protocol-version': '2025-11-25' },
+    headers: { ...HEADERS, ...auth, 'mcp-session-id': init.session, 'mcp-protocol-version': '2025-11-25' },
     body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
   });
   return init.session;
 }
 
-function wrk(url, path, session, tool, connections, seconds) {
+function wrk({ url, path, session, tool, headers = {} }, connections, seconds) {
   const [c, a] = pin(1, 'wrk', [
     '-t1',
     `-c${connections}`,
@@ -101,7 +106,13 @@ function wrk(url, path, session, tool, connections, seconds) {
     url,
   ]);
   const out = execFileSync(c, a, {
-    env: { ...process.env, BENCH_PATH: path, BENCH_SESSION: session, BENCH_TOOL: tool },
+    env: {
+      ...process.env,
+      BENCH_PATH: path,
+      BENCH_SESSION: session,
+      BENCH_TOOL: tool,
+      BENCH_AUTHORIZATION: headers.authorization ?? '',
+    },
     encoding: 'utf8',
   });
   const line = out.split('\n').find((l) => l.startsWith('RESULT '));
@@ -115,73 +126,148 @@ function peakRssMb(pid) {
   return match ? Math.round(Number(match[1]) / 1024) : undefined;
 }
 
-const dataDir = mkdtempSync(join(tmpdir(), 'omnihub-bench-'));
-const configFile = join(dataDir, 'bench.yaml');
+// Hub profiles, each its own process on its own data dir, measured one after the other against the same
+// upstream: `bare` (OMNIHUB_AUTH=off: no credentials, administrator policy), `secure` (an API key of a
+// non-admin user, the policy deciding every call, and every protective feature on).
+const PROFILES = {
+  bare: { auth: false },
+  secure: { auth: true },
+};
+const profileNames = values.profiles.split(',');
+for (const name of profileNames) {
+  if (!PROFILES[name]) {
+    console.error(`unknown profile ${name}; known: ${Object.keys(PROFILES).join(', ')}`);
+    process.exit(2);
+  }
+}
+
+const workDir = mkdtempSync(join(tmpdir(), 'omnihub-bench-'));
+const configFile = join(workDir, 'bench.yaml');
 writeFileSync(
   configFile,
-  `servers:\n  echo:\n    transport: http\n    url: http://127.0.0.1:${UPSTREAM_PORT}/mcp\n    idempotent_tools: [echo]\n`,
+  [
+    'servers:',
+    '  echo:',
+    '    transport: http',
+    `    url: http://127.0.0.1:${UPSTREAM_PORT}/mcp`,
+    '    idempotent_tools: [echo]',
+    'roles:',
+    '  bencher:',
+    '    allow:',
+    '      - { server: echo, tools: [echo] }',
+    '      - { server: other*, tools: "*", resources: ["dev_*"] }',
+    '    deny:',
+    '      - { server: echo, tools: [dangerous_*] }',
+    'users:',
+    '  - { email: bench@omnihub.test, password: "bench-password-1", roles: [bencher] }',
+    '',
+  ].join('\n'),
 );
 
 start(0, 'node', ['examples/servers/echo-http.mjs', '--port', String(UPSTREAM_PORT)]);
-const hub = start(
-  0,
-  'node',
-  ['bin/omnihub.mjs', 'start', '--config', configFile, '--port', String(HUB_PORT)],
-  {
-    OMNIHUB_DATA_DIR: join(dataDir, 'data'),
-    OMNIHUB_LOG_LEVEL: 'warn',
-    DATABASE_URL: '',
-  },
-);
-
 const direct = `http://127.0.0.1:${UPSTREAM_PORT}`;
-const through = `http://127.0.0.1:${HUB_PORT}`;
 await waitFor(
   async () => (await fetch(`${direct}/mcp`, { method: 'POST', headers: HEADERS, body: '{}' })).status > 0,
   'upstream',
 );
-await waitFor(async () => (await fetch(`${through}/ready`)).ok, 'hub');
-const directSession = await openSession(`${direct}/mcp`);
-const hubSession = await openSession(`${through}/mcp`);
-await waitFor(async () => {
-  const list = await rpc(`${through}/mcp`, hubSession, 'tools/list', {});
-  return list.body?.result?.tools?.some((t) => t.name === 'echo__echo');
-}, 'the hub to list echo__echo');
 
-const targets = [
-  { name: 'direct', url: direct, path: '/mcp', session: directSession, tool: 'echo' },
-  { name: 'hub', url: through, path: '/mcp', session: hubSession, tool: 'echo__echo' },
-];
+function cli(env, args) {
+  return execFileSync('node', ['bin/omnihub.mjs', ...args], {
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+  });
+}
+
+/** Starts a hub with the profile; returns its URL, the MCP session and the headers to call with. */
+async function startHub(name, port) {
+  const env = {
+    OMNIHUB_DATA_DIR: join(workDir, `data-${name}`),
+    OMNIHUB_LOG_LEVEL: 'warn',
+    OMNIHUB_SECRET: 'bench-secret-bench-secret-bench-secret-0123456789',
+    OMNIHUB_ADMIN_EMAIL: 'admin@omnihub.test',
+    OMNIHUB_ADMIN_PASSWORD: 'bench-admin-password',
+    DATABASE_URL: '',
+    OMNIHUB_AUTH: PROFILES[name].auth ? 'required' : 'off',
+  };
+  let headers = {};
+  if (PROFILES[name].auth) {
+    cli(env, ['apply', '-f', configFile]);
+    const created = JSON.parse(
+      cli(env, ['key', 'create', '-u', 'bench@omnihub.test', '-n', 'bench', '--json']),
+    );
+    headers = { authorization: `Bearer ${created.key}` };
+  }
+  const process_ = start(
+    0,
+    'node',
+    ['bin/omnihub.mjs', 'start', '--config', configFile, '--port', String(port)],
+    env,
+  );
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(async () => (await fetch(`${url}/ready`)).ok, `hub ${name}`);
+  const session = await openSession(`${url}/mcp`, headers);
+  await waitFor(async () => {
+    const list = await rpc(`${url}/mcp`, session, 'tools/list', {}, headers);
+    return list.body?.result?.tools?.some((t) => t.name === 'echo__echo');
+  }, `hub ${name} to list echo__echo`);
+  return { name, url, session, headers, process: process_ };
+}
+
+const directSession = await openSession(`${direct}/mcp`);
 const results = [];
+const peakRss = {};
+const measure = (target, connections) => {
+  wrk(target, connections, WARMUP);
+  const r = wrk(target, connections, DURATION);
+  results.push({ target: target.name, connections, ...r });
+  console.error(
+    `${target.name.padEnd(7)} c=${String(connections).padStart(3)}  ${r.rps.toFixed(0).padStart(7)} calls/s  p50 ${r.p50_ms.toFixed(2)} ms  p99 ${r.p99_ms.toFixed(2)} ms  bad ${r.bad} errors ${r.errors}`,
+  );
+};
+const directTarget = { name: 'direct', url: direct, path: '/mcp', session: directSession, tool: 'echo' };
+for (const [i, name] of profileNames.entries()) {
+  const hub = await startHub(name, HUB_PORT + i);
+  const target = {
+    name,
+    url: hub.url,
+    path: '/mcp',
+    session: hub.session,
+    tool: 'echo__echo',
+    headers: hub.headers,
+  };
+  // Direct is measured right beside the first profile, at each concurrency.
+  for (const connections of CONCURRENCY) {
+    if (i === 0) measure(directTarget, connections);
+    measure(target, connections);
+  }
+  peakRss[name] = peakRssMb(hub.process.pid);
+  hub.process.kill('SIGTERM');
+  await new Promise((r) => hub.process.once('exit', r));
+}
+cleanup();
+rmSync(workDir, { recursive: true, force: true });
+
+const find = (target, connections) =>
+  results.find((r) => r.target === target && r.connections === connections);
+console.log(
+  '\n| profile | connections | calls/s | vs direct | vs bare | p50 / p99 ms | added p99 ms | peak RSS MB |',
+);
+console.log('|---|---|---|---|---|---|---|---|');
 for (const connections of CONCURRENCY) {
-  for (const t of targets) {
-    wrk(t.url, t.path, t.session, t.tool, connections, WARMUP);
-    const r = wrk(t.url, t.path, t.session, t.tool, connections, DURATION);
-    results.push({ target: t.name, connections, ...r });
-    console.error(
-      `${t.name.padEnd(6)} c=${String(connections).padStart(3)}  ${r.rps.toFixed(0).padStart(7)} calls/s  p50 ${r.p50_ms.toFixed(2)} ms  p99 ${r.p99_ms.toFixed(2)} ms  bad ${r.bad} errors ${r.errors}`,
+  const d = find('direct', connections);
+  console.log(
+    `| direct | ${connections} | ${d.rps.toFixed(0)} | 1.00 | | ${d.p50_ms.toFixed(2)} / ${d.p99_ms.toFixed(2)} | | |`,
+  );
+  for (const name of profileNames) {
+    const h = find(name, connections);
+    const bare = find('bare', connections);
+    console.log(
+      `| ${name} | ${connections} | ${h.rps.toFixed(0)} | ${(h.rps / d.rps).toFixed(2)} | ${bare ? (h.rps / bare.rps).toFixed(2) : ''} | ${h.p50_ms.toFixed(2)} / ${h.p99_ms.toFixed(2)} | ${(h.p99_ms - d.p99_ms).toFixed(2)} | ${peakRss[name]} |`,
     );
   }
 }
-const hubPeakRss = peakRssMb(hub.pid);
-cleanup();
-rmSync(dataDir, { recursive: true, force: true });
-
-console.log(
-  '\n| connections | direct calls/s | hub calls/s | hub/direct | direct p50 / p99 ms | hub p50 / p99 ms | added p99 ms |',
-);
-console.log('|---|---|---|---|---|---|---|');
-for (const connections of CONCURRENCY) {
-  const d = results.find((r) => r.target === 'direct' && r.connections === connections);
-  const h = results.find((r) => r.target === 'hub' && r.connections === connections);
-  console.log(
-    `| ${connections} | ${d.rps.toFixed(0)} | ${h.rps.toFixed(0)} | ${(h.rps / d.rps).toFixed(2)} | ${d.p50_ms.toFixed(2)} / ${d.p99_ms.toFixed(2)} | ${h.p50_ms.toFixed(2)} / ${h.p99_ms.toFixed(2)} | ${(h.p99_ms - d.p99_ms).toFixed(2)} |`,
-  );
-}
-console.log(
-  `\nhub peak RSS: ${hubPeakRss} MB; bad responses: ${results.reduce((n, r) => n + r.bad + r.errors, 0)}`,
-);
+console.log(`\nbad responses: ${results.reduce((n, r) => n + r.bad + r.errors, 0)}`);
 mkdirSync('bench/results', { recursive: true });
 const file = `bench/results/e2e-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
-writeFileSync(file, JSON.stringify({ duration: DURATION, results, hubPeakRssMb: hubPeakRss }, null, 2));
+writeFileSync(file, JSON.stringify({ duration: DURATION, results, peakRssMb: peakRss }, null, 2));
 console.log(`raw results: ${file}`);
