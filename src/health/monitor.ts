@@ -54,7 +54,10 @@ export class HealthMonitor {
     this.historyStore = options.history;
   }
 
-  /** Starts watching a server (replacing an earlier watch of the same name, e.g. after a config change). */
+  /**
+   * Starts watching a server (replacing an earlier watch of the same name, e.g. after a config change).
+   * The watch ends by itself when the upstream is closed, or with unwatch().
+   */
   watch(name: string, upstream: ResilientUpstream, check?: HealthCheckConfig): void {
     const previous = this.watched.get(name);
     if (previous !== undefined) this.stop(previous);
@@ -182,6 +185,11 @@ export class HealthMonitor {
   private evaluate(name: string, w: Watched): void {
     if (this.watched.get(name) !== w) return;
     const statuses = w.upstream.replicaStatus();
+    if (statuses.every((r) => r.connection === 'closed')) {
+      // The upstream was closed (server removed or hub stopping): nothing left to watch.
+      this.unwatch(name);
+      return;
+    }
     const now = Date.now();
     const disabled = w.upstream.disabledReason;
     if (disabled !== w.disabled) {

@@ -190,3 +190,16 @@ it('auto-disables a server that keeps failing; an admin enables it again', async
   );
   off();
 }, 60_000);
+
+it('a closed upstream is no longer watched', async () => {
+  const config = parseConfig({
+    servers: { tmp: { transport: 'http', url: `http://127.0.0.1:${ports[0]}/mcp` } },
+  }).servers.tmp as ServerConfig;
+  const tmp = createServerUpstream('tmp', config, silentLogger);
+  await tmp.start();
+  monitor.watch('tmp', tmp, config.health_check);
+  await eventually(() => expect(monitor.server('tmp')?.state).toBe('healthy'));
+  await tmp.close();
+  expect(monitor.has('tmp')).toBe(false);
+  expect(monitor.snapshot().map((s) => s.name)).toEqual(['svc']);
+});
