@@ -67,7 +67,7 @@ function unverifiedIssuer(token: string): unknown {
 export function createAuthenticator(options: AuthenticatorOptions): Authenticator {
   const { apiKeys, access, users, idps } = options;
   const now = options.now ?? Date.now;
-  let idpVerified = new Map<string, { identity: IdpIdentity; expiresAt: number }>();
+  let idpVerified = new Map<string, { identity: IdpIdentity; expiresAt: number; generation: number }>();
 
   async function userPrincipal(
     userId: string,
@@ -89,9 +89,9 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
   }
 
   async function idpIdentity(issuer: string, token: string): Promise<IdpIdentity> {
-    const cached = idpVerified.get(token);
-    if (cached && cached.expiresAt > now()) return cached.identity;
     if (!idps) throw unauthenticated('unknown issuer');
+    const cached = idpVerified.get(token);
+    if (cached && cached.expiresAt > now() && cached.generation === idps.generation) return cached.identity;
     let identity: IdpIdentity;
     try {
       identity = await idps.verify(issuer, token);
@@ -100,7 +100,11 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     }
     if (idpVerified.size >= MAX_CACHED_IDP) idpVerified = new Map();
     // Trust the cached result at most one minute, and never past the token's own expiry.
-    idpVerified.set(token, { identity, expiresAt: Math.min(now() + 60_000, identity.expiresAt) });
+    idpVerified.set(token, {
+      identity,
+      expiresAt: Math.min(now() + 60_000, identity.expiresAt),
+      generation: idps.generation,
+    });
     return identity;
   }
 

@@ -48,6 +48,7 @@ export class IdentityProviders {
   #byIssuer = new Map<string, Provider>();
   readonly #clockTolerance: number;
   readonly #cooldownMs: number;
+  #generation = 0;
 
   constructor(configs: readonly IdentityProviderConfig[] = [], options: IdentityProviderOptions = {}) {
     this.#clockTolerance = options.clockToleranceSeconds ?? 30;
@@ -57,6 +58,7 @@ export class IdentityProviders {
 
   /** Replaces the providers (config reload). A provider whose settings did not change keeps its JWKS cache. */
   set(configs: readonly IdentityProviderConfig[]): void {
+    this.#generation += 1;
     const next = new Map<string, Provider>();
     for (const config of configs) {
       const previous = this.#byIssuer.get(config.issuer);
@@ -77,6 +79,11 @@ export class IdentityProviders {
       );
     }
     this.#byIssuer = next;
+  }
+
+  /** Changes whenever the providers are replaced (caches of verified tokens must go). */
+  get generation(): number {
+    return this.#generation;
   }
 
   has(issuer: unknown): boolean {

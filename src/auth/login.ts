@@ -66,6 +66,10 @@ export class LoginService {
     this.#accounts = new FailureLimiter(options.perAccount ?? { max: 5, windowMs: 15 * 60_000 }, clock);
     this.#clients = new FailureLimiter(options.perClient ?? { max: 20, windowMs: 15 * 60_000 }, clock);
     this.#verify = options.verifyPassword ?? argonVerify;
+    // Made now, so the first sign-in of an unknown account takes no longer than any other.
+    dummyHash().catch((err: unknown) =>
+      this.#logger.error({ err }, 'preparing the dummy password hash failed'),
+    );
   }
 
   async login(emailInput: unknown, passwordInput: unknown, client: ClientInfo): Promise<LoginResult> {

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AuthFixture, authFixture, bearer, PUBLIC_URL } from '../../src/auth/test-support.ts';
-import { identityProviderSchema } from '../../src/config/schema.ts';
+import { type IdentityProviderConfig, identityProviderSchema } from '../../src/config/schema.ts';
 import { HubError } from '../../src/server/errors.ts';
 import { backends } from '../../src/store/test-backends.ts';
 
@@ -20,6 +20,7 @@ describe('SSO with an external identity provider (real JWKS server)', () => {
   let jwksHits = 0;
   let keys: { kid: string; privateKey: CryptoKey; publicJwk: Record<string, unknown> }[] = [];
   let f: AuthFixture;
+  let provider: IdentityProviderConfig;
 
   const now = () => Math.floor(Date.now() / 1000);
   const claims = (over: JWTPayload = {}): JWTPayload => ({
@@ -61,7 +62,7 @@ describe('SSO with an external identity provider (real JWKS server)', () => {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     jwksUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks`;
-    const provider = identityProviderSchema.parse({
+    provider = identityProviderSchema.parse({
       name: 'acme',
       issuer: ISSUER,
       jwks_url: jwksUrl,
@@ -131,6 +132,13 @@ describe('SSO with an external identity provider (real JWKS server)', () => {
     const res = await app.inject({ method: 'GET', url: '/.well-known/oauth-protected-resource/mcp' });
     expect(res.json()).toMatchObject({ resource: `${PUBLIC_URL}/mcp`, authorization_servers: [ISSUER] });
     await app.close();
+  });
+
+  it('applies a changed role_map to tokens it has already verified', async () => {
+    const token = await sign(claims({ sub: 'u-remap' }));
+    expect((await f.auth.authenticator.authenticate(bearer(token))).roles).toEqual(['customer', 'developer']);
+    f.auth.setIdentityProviders([{ ...provider, role_map: { devs: 'analyst' }, default_roles: [] }]);
+    expect((await f.auth.authenticator.authenticate(bearer(token))).roles).toEqual(['analyst']);
   });
 
   it('refuses provider tokens once the provider is removed from the config', async () => {
