@@ -20,6 +20,19 @@ export interface AuditRoutesOptions {
   keepAliveMs?: number;
 }
 
+/** Waits until `res` can take more, or is gone. */
+function drained(res: NodeJS.WritableStream): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
 function errorBody(err: HubError) {
   return {
     error:
@@ -112,11 +125,7 @@ export async function auditRoutes(app: FastifyInstance, options: AuditRoutesOpti
     try {
       for await (const chunk of exportLines(db, filters, format)) {
         if (closed) break;
-        if (!res.write(chunk))
-          await new Promise<void>((r) => {
-            res.once('drain', r);
-            res.once('close', r);
-          });
+        if (!res.write(chunk)) await drained(res);
       }
     } catch (err) {
       // Headers are gone: cut the stream so the client sees an incomplete download, not a short "success".
