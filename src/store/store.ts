@@ -467,7 +467,8 @@ async function openPGlite(dataDir: string, ctx: OpenContext): Promise<Store> {
       await mkdir(location, { recursive: true });
       unlock = await lockDataDir(location);
     }
-    pglite = await PGlite.create(location);
+    // The hub's tables are small and hot: 16 MB of buffers instead of 128 MB saves ~80 MB of RSS.
+    pglite = await PGlite.create(location, { postgresqlconf: ['shared_buffers=16MB'] });
   } catch (err) {
     await unlock();
     if (err instanceof HubError) throw err;
