@@ -15,7 +15,7 @@ export interface Problem {
 /** `field.sub.0: message` lines, prefixed with where the value came from (body, query, path). */
 export function problemsOf(where: string, error: ZodError): Problem[] {
   return error.issues.map((i) => ({
-    path: [where, ...i.path.map(String)].join('.'),
+    path: [where, ...i.path.map(String)].filter(Boolean).join('.') || '(input)',
     message: i.message,
   }));
 }

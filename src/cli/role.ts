@@ -43,10 +43,17 @@ export function registerRoleCommands(program: Command): void {
       operate(async (op) => {
         const r = await op.roles.get(name);
         if (opts.json) return out(JSON.stringify(roleView(r), null, 2));
+        // Rules read back from the database lose their key order: print them as people write them.
+        const ordered = (rule: Record<string, unknown>) =>
+          Object.fromEntries(
+            ['server', 'tools', 'prompts', 'uris', 'resources']
+              .filter((k) => k in rule)
+              .map((k) => [k, rule[k]]),
+          );
         const body = {
           ...(r.description ? { description: r.description } : {}),
-          allow: r.allow,
-          deny: r.deny,
+          allow: r.allow.map(ordered),
+          deny: r.deny.map(ordered),
         };
         out(stringify({ [r.name]: body }, { collectionStyle: 'block' }).trimEnd());
       }),
