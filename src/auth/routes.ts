@@ -74,7 +74,7 @@ function bodyOf(req: FastifyRequest): Record<string, unknown> {
 export function authRoutes(options: AuthRoutesOptions): (app: FastifyInstance) => Promise<void> {
   const { publicUrl, authenticator, login, tokens, keyRing, logger, audit } = options;
 
-  function send(reply: FastifyReply, err: unknown): FastifyReply {
+  function send(reply: FastifyReply, err: unknown, req?: FastifyRequest): FastifyReply {
     let mapped: HubError;
     if (isHubError(err)) mapped = err;
     else if ((err as { statusCode?: number }).statusCode === 400)
@@ -87,7 +87,12 @@ export function authRoutes(options: AuthRoutesOptions): (app: FastifyInstance) =
       logger.error({ err }, 'auth route error');
       mapped = new HubError('INTERNAL', 'Internal error');
     }
-    if (mapped.status === 401) reply.header('www-authenticate', wwwAuthenticate(publicUrl, 'invalid_token'));
+    if (mapped.status === 401) {
+      // RFC 6750 §3.1: `invalid_token` only when a credential was presented.
+      const presented =
+        req?.headers.authorization !== undefined || req?.url.startsWith('/api/v1/auth/refresh');
+      reply.header('www-authenticate', wwwAuthenticate(publicUrl, presented ? 'invalid_token' : undefined));
+    }
     const retry = (mapped.data as { retry_after?: number } | undefined)?.retry_after;
     if (mapped.status === 429 && retry !== undefined) reply.header('retry-after', String(retry));
     const error =
@@ -115,7 +120,7 @@ export function authRoutes(options: AuthRoutesOptions): (app: FastifyInstance) =
 
   return async (app) => {
     await app.register(async (scope) => {
-      scope.setErrorHandler((err, _req, reply) => send(reply, err));
+      scope.setErrorHandler((err, req, reply) => send(reply, err, req));
 
       scope.post('/api/v1/auth/login', async (req, reply) => {
         const body = bodyOf(req);
@@ -188,7 +193,7 @@ export function authRoutes(options: AuthRoutesOptions): (app: FastifyInstance) =
     });
 
     await app.register(async (scope) => {
-      scope.setErrorHandler((err, _req, reply) => send(reply, err));
+      scope.setErrorHandler((err, req, reply) => send(reply, err, req));
       const requireAdmin = async (req: FastifyRequest): Promise<Principal> => {
         const principal = await authenticator.authenticate(req.headers);
         if (!isAdmin(principal))
