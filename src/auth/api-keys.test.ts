@@ -1,7 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HubError } from '../server/errors.ts';
 import { backends } from '../store/test-backends.ts';
+import { silentLogger } from '../telemetry/logger.ts';
 import { generateApiKey, parseApiKey } from './api-key-format.ts';
+import { ApiKeyService } from './api-keys.ts';
 import { checksum62 } from './crypto.ts';
 import { type AuthFixture, authFixture, bearer, createUser } from './test-support.ts';
 
@@ -124,6 +127,25 @@ describe.each(backends)('API keys on $kind', (backend) => {
       .execute();
     await f.auth.reload();
     await rejects(f, bearer(key));
+  });
+
+  it('refuses a key the moment it expires, even when it verified from the cache before', async () => {
+    let clock = Date.now();
+    const service = new ApiKeyService({
+      store: f.store,
+      hashKey: randomBytes(32),
+      logger: silentLogger,
+      now: () => clock,
+    });
+    try {
+      const { key } = await service.create({ userId: alice, name: 't', expiresAt: new Date(clock + 60_000) });
+      expect(await service.verify(key)).toMatchObject({ userId: alice });
+      expect(await service.verify(key)).toMatchObject({ userId: alice }); // cached
+      clock += 60_001;
+      expect(await service.verify(key)).toBeUndefined();
+    } finally {
+      await service.close();
+    }
   });
 
   it('refuses the key of a disabled or deleted user on the next request', async () => {
