@@ -16,6 +16,8 @@ export const ALLOWED: Verdict = Object.freeze({ retryAfterMs: 0, limiting: -1 })
  */
 export class LocalBuckets {
   private readonly tats = new Map<string, number>();
+  /** Reused between calls: the request path allocates nothing when a request is allowed. */
+  private scratch = new Float64Array(4);
   private readonly sweeper?: NodeJS.Timeout;
 
   constructor(
@@ -37,15 +39,19 @@ export class LocalBuckets {
       this.tats.set(keys[0] as string, step.tat);
       return ALLOWED;
     }
-    const next: number[] = [];
-    let verdict = ALLOWED;
+    const next =
+      this.scratch.length >= keys.length ? this.scratch : (this.scratch = new Float64Array(keys.length));
+    let retry = 0;
+    let limiting = -1;
     for (let i = 0; i < keys.length; i++) {
       const step = gcraStep(rates[i] as Rate, this.tats.get(keys[i] as string), now);
-      if (step.retryAfterMs > verdict.retryAfterMs)
-        verdict = { retryAfterMs: step.retryAfterMs, limiting: i };
-      next.push(step.tat);
+      if (step.retryAfterMs > retry) {
+        retry = step.retryAfterMs;
+        limiting = i;
+      }
+      next[i] = step.tat;
     }
-    if (verdict.retryAfterMs > 0) return verdict;
+    if (retry > 0) return { retryAfterMs: retry, limiting };
     for (let i = 0; i < keys.length; i++) this.tats.set(keys[i] as string, next[i] as number);
     return ALLOWED;
   }

@@ -26,6 +26,9 @@ interface ServerRates {
 
 const NONE: readonly Resolved[] = Object.freeze([]);
 
+/** Bounds the per-owner cache; past it the cache starts over (it is only a cache). */
+const MAX_CACHED = 100_000;
+
 /**
  * The compiled `rate_limits` config: which buckets a (principal, server, tool) request must fit. The
  * answer depends only on the roles, server and tool, so it is cached; the owner id is added per call.
@@ -37,6 +40,11 @@ export class LimitPlan {
   private readonly roles: Map<string, Rate>;
   private readonly servers: Map<string, ServerRates>;
   private readonly cache = new Map<string, readonly Resolved[]>();
+  /** Per owner, server and tool: the buckets (keys included) for the roles it had last time. */
+  private readonly buckets = new Map<
+    string,
+    { roles: readonly string[]; rolesKey: string; buckets: Buckets | undefined }
+  >();
 
   constructor(config?: RateLimitsConfig) {
     this.enabled = config?.enabled ?? false;
@@ -62,22 +70,43 @@ export class LimitPlan {
     return this.perKey && principal.keyId !== undefined ? `key:${principal.keyId}` : principal.id;
   }
 
-  /** The buckets for this request, with keys `<prefix>{<owner>}:<scope>…`; empty when nothing limits it. */
+  /** The buckets for this request, with keys `<prefix>{<owner>}:<scope>…`; undefined when nothing limits it. */
   bucketsFor(prefix: string, principal: Principal, server?: string, tool?: string): Buckets | undefined {
     if (!this.enabled) return undefined;
-    const resolved = this.resolve(principal.roles, server, tool);
+    // One string and one Map lookup on the common path; the roles are re-checked because a user's roles
+    // can change between requests (same array: no work; otherwise a join).
+    const owner = this.ownerOf(principal);
+    const cacheKey =
+      tool !== undefined
+        ? `${owner}\n${server}\n${tool}`
+        : server !== undefined
+          ? `${owner}\n${server}`
+          : owner;
+    const hit = this.buckets.get(cacheKey);
+    if (hit && (hit.roles === principal.roles || hit.rolesKey === principal.roles.join(',')))
+      return hit.buckets;
+    const buckets = this.build(prefix, owner, principal.roles, server, tool);
+    if (this.buckets.size >= MAX_CACHED) this.buckets.clear();
+    this.buckets.set(cacheKey, { roles: principal.roles, rolesKey: principal.roles.join(','), buckets });
+    return buckets;
+  }
+
+  private build(
+    prefix: string,
+    owner: string,
+    roles: readonly string[],
+    server?: string,
+    tool?: string,
+  ): Buckets | undefined {
+    const resolved = this.resolve(roles, server, tool);
     if (resolved.length === 0) return undefined;
     // The owner in braces is a Redis Cluster hash tag: all of one request's keys land in one slot.
-    const head = `${prefix}{${this.ownerOf(principal)}}`;
-    const keys: string[] = [];
-    const rates: Rate[] = [];
-    const scopes: LimitScope[] = [];
-    for (const r of resolved) {
-      keys.push(head + r.suffix);
-      rates.push(r.rate);
-      scopes.push(r.scope);
-    }
-    return { keys, rates, scopes };
+    const head = `${prefix}{${owner}}`;
+    return {
+      keys: resolved.map((r) => head + r.suffix),
+      rates: resolved.map((r) => r.rate),
+      scopes: resolved.map((r) => r.scope),
+    };
   }
 
   private resolve(roles: readonly string[], server?: string, tool?: string): readonly Resolved[] {

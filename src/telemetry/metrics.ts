@@ -31,45 +31,58 @@ interface MetricValue {
 class KeyedCounter {
   readonly type = 'counter';
   readonly aggregator = 'sum';
-  private readonly series = new Map<string, { labels: Labels; value: number }>();
+  private readonly all = new Map<string, { labels: Labels; value: number }>();
   constructor(
     readonly name: string,
     readonly help: string,
   ) {}
 
-  inc(key: string, labels: () => Labels): void {
-    const s = this.series.get(key);
-    if (s) s.value++;
-    else this.series.set(key, { labels: labels(), value: 1 });
+  /** The series for `key`, created with `labels` the first time. */
+  series(key: string, labels: Labels | undefined): { value: number } | undefined {
+    const found = this.all.get(key);
+    if (found || !labels) return found;
+    const created = { labels, value: 0 };
+    this.all.set(key, created);
+    return created;
   }
 
   get() {
     const values: MetricValue[] = [];
-    for (const s of this.series.values()) values.push({ labels: s.labels, value: s.value });
+    for (const s of this.all.values()) values.push({ labels: s.labels, value: s.value });
     return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
   }
 
   reset(): void {
-    this.series.clear();
+    this.all.clear();
   }
+}
+
+interface HistogramSeries {
+  labels: Labels;
+  counts: Float64Array;
+  sum: number;
 }
 
 class KeyedHistogram {
   readonly type = 'histogram';
   readonly aggregator = 'sum';
-  private readonly series = new Map<string, { labels: Labels; counts: Float64Array; sum: number }>();
+  private readonly all = new Map<string, HistogramSeries>();
   constructor(
     readonly name: string,
     readonly help: string,
     private readonly bounds: readonly number[],
   ) {}
 
-  observe(key: string, labels: () => Labels, value: number): void {
-    let s = this.series.get(key);
-    if (!s) {
-      s = { labels: labels(), counts: new Float64Array(this.bounds.length + 1), sum: 0 };
-      this.series.set(key, s);
-    }
+  /** The series for `key`, created with `labels` the first time. */
+  series(key: string, labels: Labels | undefined): HistogramSeries | undefined {
+    const found = this.all.get(key);
+    if (found || !labels) return found;
+    const created = { labels, counts: new Float64Array(this.bounds.length + 1), sum: 0 };
+    this.all.set(key, created);
+    return created;
+  }
+
+  observe(s: HistogramSeries, value: number): void {
     let i = 0;
     while (i < this.bounds.length && value > (this.bounds[i] as number)) i++;
     s.counts[i] = (s.counts[i] as number) + 1;
@@ -79,7 +92,7 @@ class KeyedHistogram {
   get() {
     const values: MetricValue[] = [];
     const bucket = `${this.name}_bucket`;
-    for (const s of this.series.values()) {
+    for (const s of this.all.values()) {
       let cumulative = 0;
       this.bounds.forEach((le, i) => {
         cumulative += s.counts[i] as number;
@@ -94,7 +107,7 @@ class KeyedHistogram {
   }
 
   reset(): void {
-    this.series.clear();
+    this.all.clear();
   }
 }
 
@@ -212,15 +225,16 @@ export class HubMetrics implements RateLimitObserver {
     outcome: string,
     seconds: number,
   ): void {
-    const series = `${method}\0${server}\0${tool}`;
-    this.requests.inc(`${series}\0${decision}\0${outcome}`, () => ({
-      method,
-      server,
-      tool,
-      decision,
-      outcome,
-    }));
-    this.latency.observe(series, () => ({ method, server, tool }), seconds);
+    const seriesKey = `${method}\0${server}\0${tool}`;
+    const countKey = `${seriesKey}\0${decision}\0${outcome}`;
+    const count =
+      this.requests.series(countKey, undefined) ??
+      (this.requests.series(countKey, { method, server, tool, decision, outcome }) as { value: number });
+    count.value++;
+    const latency =
+      this.latency.series(seriesKey, undefined) ??
+      (this.latency.series(seriesKey, { method, server, tool }) as HistogramSeries);
+    this.latency.observe(latency, seconds);
   }
 
   // ---- state set by other parts ----------------------------------------------------------------
