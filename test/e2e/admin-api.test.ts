@@ -136,6 +136,15 @@ describe.each(backends)('admin API on $kind', (backend) => {
       } while (cursor && pages < 10);
       expect(seen).toEqual([1, 2, 3, 4, 5].map((n) => `page${n}@example.test`));
       expect(pages).toBe(3);
+
+      // A cursor stays valid when the items before it are gone.
+      const first = (await call('GET', '/api/v1/users?q=page&limit=2')).json();
+      expect((await call('DELETE', '/api/v1/users/page1@example.test')).statusCode).toBe(204);
+      const next = (await call('GET', `/api/v1/users?q=page&limit=2&cursor=${first.next_cursor}`)).json();
+      expect(next.items.map((u: { email: string }) => u.email)).toEqual([
+        'page3@example.test',
+        'page4@example.test',
+      ]);
       expect((await call('GET', '/api/v1/users?limit=0')).statusCode).toBe(400);
       expect((await call('GET', '/api/v1/users?cursor=garbage')).statusCode).toBe(400);
     });

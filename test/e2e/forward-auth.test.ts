@@ -277,6 +277,7 @@ describe('ForwardAuth behind nginx auth_request', () => {
       '/mcp/retired',
       '/mcp/code/../etl',
       '/mcp/%65tl',
+      '/MCP/etl',
     ]) {
       const res = await send(port, 'POST', path, as(developerKey));
       expect(res.status, path).toBe(403);
