@@ -36,6 +36,11 @@ describe('audit: the seed scenario', () => {
   it("records John's denied prod_db call and allowed dev_db call", async () => {
     const token = await login(hub, 'john@company.com', 'change-me-now');
     const client = await connectClient(`${hub.url}/mcp`, { headers: { authorization: `Bearer ${token}` } });
+    // The stdio demo servers start with the hub: wait until their tools are listed.
+    await eventually(async () => {
+      const { tools } = await client.listTools();
+      expect(tools.map((t) => t.name)).toContain('database__analyze_sql');
+    });
     const denied = await client
       .callTool({
         name: 'database__analyze_sql',
