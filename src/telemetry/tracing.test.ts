@@ -14,7 +14,16 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HubError } from '../server/errors.ts';
 import { silentLogger } from './logger.ts';
-import { enableTracing, inSpan, SPANS, setupTracing, tracingEnabled } from './tracing.ts';
+import {
+  enableTracing,
+  inSpan,
+  SPANS,
+  setupTracing,
+  traceAuthenticate,
+  traceAuthorize,
+  traceUpstream,
+  tracingEnabled,
+} from './tracing.ts';
 
 /** A span that keeps what it was told: what an exporter would receive. */
 class RecordedSpan implements Span {
@@ -142,6 +151,34 @@ describe('tracing', () => {
     expect(authn?.status.code).toBe(SpanStatusCode.UNSET);
     expect(authn?.attributes['omnihub.error_code']).toBe('UNAUTHENTICATED');
     expect(authn?.ended).toBe(true);
+  });
+
+  it('names the hub spans and records decision and replica', async () => {
+    enableTracing();
+    spans.length = 0;
+    await traceAuthenticate(async () => 'principal');
+    traceAuthorize('database', 'drop_table', () => ({ allow: false }));
+    let replica: string | undefined;
+    await traceUpstream(
+      'tools/call',
+      'database',
+      async () => {
+        replica = 'database#1';
+        return {};
+      },
+      () => replica,
+    );
+    expect(spans.map((s) => s.name)).toEqual(['authenticate', 'authorize', 'upstream call']);
+    expect(spans[1]?.attributes).toEqual({
+      'mcp.server': 'database',
+      'mcp.tool': 'drop_table',
+      'omnihub.decision': 'deny',
+    });
+    expect(spans[2]?.attributes).toEqual({
+      'mcp.method': 'tools/call',
+      'mcp.server': 'database',
+      'omnihub.replica': 'database#1',
+    });
   });
 
   it('stays off with a warning when the OTLP SDK is not installed', async () => {

@@ -124,3 +124,50 @@ export async function setupTracing(mode: TracingMode, logger: Logger): Promise<T
     return none;
   }
 }
+
+// ---- the hub's three spans, with their attributes (what docs/observability.md lists) -----------------
+
+/** `authenticate` around resolving credentials. */
+export function traceAuthenticate<T>(fn: () => Promise<T>): Promise<T> {
+  return inSpan(SPANS.authenticate, {}, fn);
+}
+
+/** `authorize` around a policy decision; records the decision on the span. */
+export function traceAuthorize<T extends { allow: boolean }>(
+  server: string,
+  tool: string,
+  decide: () => T,
+): T {
+  if (!enabled) return decide();
+  return inSpan(SPANS.authorize, { 'mcp.server': server, 'mcp.tool': tool }, (span) => {
+    const decision = decide();
+    span?.setAttribute('omnihub.decision', decision.allow ? 'allow' : 'deny');
+    return decision;
+  });
+}
+
+/** `upstream call` around a request to an upstream; `replica()` is read when it settles. */
+export function traceUpstream<T>(
+  method: string,
+  server: string,
+  call: () => Promise<T>,
+  replica?: () => string | undefined,
+): Promise<T> {
+  if (!enabled) return call();
+  return inSpan(SPANS.upstream, { 'mcp.method': method, 'mcp.server': server }, (span) => {
+    const note = () => {
+      const r = replica?.();
+      if (r !== undefined) span?.setAttribute('omnihub.replica', r);
+    };
+    return call().then(
+      (value) => {
+        note();
+        return value;
+      },
+      (err: unknown) => {
+        note();
+        throw err;
+      },
+    );
+  });
+}
