@@ -26,8 +26,8 @@ export interface ForwardAuthOptions {
   authenticate: (req: FastifyRequest) => Promise<Principal>;
   /** The policy the hub currently enforces. */
   policy: () => CompiledPolicy;
-  /** The configured servers, by name (a server missing or disabled here is refused). */
-  serverConfigs: () => Readonly<Record<string, { enabled?: boolean }>>;
+  /** True when `name` is a configured, enabled server (e.g. `(name) => hub.mcp.hasServer(name)`). */
+  isServerEnabled: (name: string) => boolean;
   /** `WWW-Authenticate` on 401 (default `Bearer realm="omnihub"`). */
   challenge?: string | (() => string);
   /** Denials are audited (type `auth`, action `forward_auth`); allowed requests are not. */
@@ -188,9 +188,8 @@ export const forwardAuth: FastifyPluginAsync<ForwardAuthOptions> = async (
     }
     if (target.kind === 'server') {
       const server = target.server;
-      const config = SERVER_NAME.test(server) ? options.serverConfigs()[server] : undefined;
       // Unknown and disabled servers get the same answer as forbidden ones: names are not revealed.
-      if (!config || config.enabled === false) {
+      if (!SERVER_NAME.test(server) || !options.isServerEnabled(server)) {
         return deny(
           `Access to server ${headerValue(server).slice(0, 100)} is denied`,
           'unknown server',

@@ -176,7 +176,7 @@ describe('ForwardAuth behind nginx auth_request', () => {
     await hub.register(forwardAuth, {
       authenticate: (req) => f.auth.authenticator.authenticate(req.headers),
       policy: () => f.policy.current,
-      serverConfigs: () => servers,
+      isServerEnabled: (name) => servers[name]?.enabled === true,
       challenge: () => wwwAuthenticate(PUBLIC_URL),
       audit: f.audit,
       logger: silentLogger,
