@@ -50,6 +50,7 @@ const envSchema = z.object({
   OMNIHUB_MAX_SESSIONS: int(10_000, 1, 1_000_000),
   OMNIHUB_SESSION_IDLE_SECONDS: int(1800, 5, 7 * 24 * 3600),
   OMNIHUB_AUDIT_RETENTION_DAYS: int(0, 0, 36_500),
+  OMNIHUB_AUDIT: z.enum(['on', 'off']).default('on'),
   OMNIHUB_SHUTDOWN_TIMEOUT_MS: int(30_000, 0, 3_600_000),
   OMNIHUB_SHUTDOWN_DELAY_MS: int(0, 0, 600_000),
   OMNIHUB_METRICS_TOKEN: z
@@ -89,6 +90,8 @@ export interface HubEnv {
   sessionIdleMs: number;
   /** Audit events older than this many days are deleted (0: kept forever). */
   auditRetentionDays: number;
+  /** `off` records nothing: for development and benchmarks only (logged as a warning at start). */
+  audit: 'on' | 'off';
   /** Longest wait for in-flight requests on SIGTERM before closing anyway. */
   shutdownTimeoutMs: number;
   /** On SIGTERM, how long `/ready` reports 503 while still serving, before the drain starts. */
@@ -127,6 +130,7 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): HubEnv {
     maxSessions: e.OMNIHUB_MAX_SESSIONS,
     sessionIdleMs: e.OMNIHUB_SESSION_IDLE_SECONDS * 1000,
     auditRetentionDays: e.OMNIHUB_AUDIT_RETENTION_DAYS,
+    audit: e.OMNIHUB_AUDIT,
     shutdownTimeoutMs: e.OMNIHUB_SHUTDOWN_TIMEOUT_MS,
     shutdownDelayMs: e.OMNIHUB_SHUTDOWN_DELAY_MS,
     metricsToken: e.OMNIHUB_METRICS_TOKEN,

@@ -1,3 +1,6 @@
+import type { FastifyRequest } from 'fastify';
+import { AuditLog } from '../audit/log.ts';
+import { auditRoutes } from '../audit/routes.ts';
 import { type AuthServices, createAuthServices, ensureFirstAdmin } from '../auth/index.ts';
 import type { Authenticator, Principal } from '../auth/principal.ts';
 import { applyConfig } from '../config/apply.ts';
@@ -14,6 +17,8 @@ export interface RunningHub extends Hub {
   url: string;
   store: Store;
   auth: AuthServices;
+  /** Undefined when OMNIHUB_AUDIT=off. */
+  audit?: AuditLog;
   /** The first administrator's email when this start created it. */
   firstAdmin?: string;
   /** Drains and stops everything: HTTP, sessions, upstreams, store. */
@@ -69,7 +74,14 @@ export async function startHub(
   const file = typeof source === 'string' ? source : env.configFile;
   const fileConfig = typeof source === 'object' ? source : file ? await loadConfigFile(file) : undefined;
   const store = await openStore({ databaseUrl: env.databaseUrl, dataDir: env.dataDir, logger });
+  let audit: AuditLog | undefined;
   try {
+    if (env.audit === 'on') {
+      audit = new AuditLog({ store, dataDir: env.dataDir, logger, retentionDays: env.auditRetentionDays });
+      await audit.start(); // replays what a crash left in the spool
+    } else {
+      logger.warn('OMNIHUB_AUDIT=off: no audit events are recorded (development and benchmarks only)');
+    }
     if (fileConfig) {
       const summary = await applyConfig(store, fileConfig, { logger });
       logger.info(
@@ -77,7 +89,15 @@ export async function startHub(
         'config applied',
       );
     }
-    const auth = await createAuthServices({ store, env, logger, config: fileConfig });
+    const auth = await createAuthServices({ store, env, logger, config: fileConfig, audit });
+    const authenticate = (req: FastifyRequest) => auth.authenticator.authenticate(req.headers);
+    const routes = [auth.routes];
+    if (audit) {
+      const log = audit;
+      routes.push(async (app) => {
+        await app.register(auditRoutes, { audit: log, store, logger, authenticate });
+      });
+    }
     const firstAdmin = await ensureFirstAdmin(store, env, logger);
     const hub = await build({
       env,
@@ -86,7 +106,8 @@ export async function startHub(
       createUpstream: createServerUpstream,
       store,
       authenticator: env.auth === 'off' ? localAdministrator(env, logger) : auth.authenticator,
-      routes: [auth.routes],
+      audit,
+      routes,
     });
     // Servers and roles are re-read together: the reload is cheap and ordering between topics is moot.
     const reload = async () => {
@@ -101,12 +122,22 @@ export async function startHub(
         for (const off of offChanges) off();
         await hub.close();
         await auth.close();
+        await audit?.close();
         await store.close();
       })();
       return stopping;
     };
-    return { ...hub, url, store, auth, firstAdmin: firstAdmin.created ? firstAdmin.email : undefined, stop };
+    return {
+      ...hub,
+      url,
+      store,
+      auth,
+      audit,
+      firstAdmin: firstAdmin.created ? firstAdmin.email : undefined,
+      stop,
+    };
   } catch (err) {
+    await audit?.close();
     await store.close();
     throw err;
   }
