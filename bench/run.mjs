@@ -13,7 +13,7 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '1,50' },
-    profiles: { type: 'string', default: 'bare,secure' },
+    profiles: { type: 'string', default: 'bare,auth,secure' },
   },
 });
 const DURATION = Number(values.duration);
@@ -127,11 +127,13 @@ function peakRssMb(pid) {
 }
 
 // Hub profiles, each its own process on its own data dir, measured one after the other against the same
-// upstream: `bare` (OMNIHUB_AUTH=off: no credentials, administrator policy), `secure` (an API key of a
-// non-admin user, the policy deciding every call, and every protective feature on).
+// upstream: `bare` (OMNIHUB_AUTH=off, OMNIHUB_AUDIT=off: no credentials, administrator policy), `auth`
+// (an API key of a non-admin user, the policy deciding every call), `secure` (auth plus audit and every
+// other protective feature on).
 const PROFILES = {
-  bare: { auth: false },
-  secure: { auth: true },
+  bare: { auth: false, audit: false },
+  auth: { auth: true, audit: false },
+  secure: { auth: true, audit: true },
 };
 const profileNames = values.profiles.split(',');
 for (const name of profileNames) {
@@ -188,6 +190,7 @@ async function startHub(name, port) {
     OMNIHUB_ADMIN_PASSWORD: 'bench-admin-password',
     DATABASE_URL: '',
     OMNIHUB_AUTH: PROFILES[name].auth ? 'required' : 'off',
+    OMNIHUB_AUDIT: PROFILES[name].audit ? 'on' : 'off',
   };
   let headers = {};
   if (PROFILES[name].auth) {
