@@ -60,10 +60,9 @@ export async function ensureFirstAdmin(
     logger.warn({ email }, 'created the first admin from OMNIHUB_ADMIN_EMAIL / OMNIHUB_ADMIN_PASSWORD');
     return { created: true, email, generatedPassword: false };
   }
-  // Printed once, on purpose: nobody could sign in otherwise. It is never stored in clear.
-  logger.warn(
-    `created the first admin ${email} with the generated password ${generated} — sign in and change it; it will not be shown again`,
-  );
+  // Printed once on the terminal, on purpose: nobody could sign in otherwise. Never logged (logs are
+  // shipped and kept) and never stored in clear.
+  logger.warn({ email }, 'created the first admin with a generated password (printed once on stderr)');
   print(
     [
       '',
