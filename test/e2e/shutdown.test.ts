@@ -1,9 +1,9 @@
 /**
  * SIGTERM during load: a real hub process (`omnihub start`) with calls in flight to a slow tool. Every
- * in-flight call completes successfully, new connections are refused once draining starts, and the
- * process exits 0.
+ * in-flight call completes successfully, new connections are refused once draining starts, the
+ * process exits 0, and the audit trail has one record per call (flushed before the store closed).
  */
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -20,6 +20,7 @@ const SLOW_TOOL = 'trigger-long-running-operation';
 let hub: ChildProcess;
 let url: string;
 let output = '';
+let dataDir: string;
 const clients: Client[] = [];
 
 /** A GET on a fresh connection: resolves with the status, rejects when the connection is refused. */
@@ -36,6 +37,7 @@ function freshGet(path: string): Promise<number> {
 
 beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'omnihub-shutdown-'));
+  dataDir = join(dir, 'data');
   const config = join(dir, 'hub.yaml');
   writeFileSync(
     config,
@@ -58,7 +60,7 @@ beforeAll(async () => {
     ['bin/omnihub.mjs', 'start', '--config', config, '--port', String(port)],
     /is running/,
     {
-      OMNIHUB_DATA_DIR: join(dir, 'data'),
+      OMNIHUB_DATA_DIR: dataDir,
       OMNIHUB_AUTH: 'off',
       OMNIHUB_LOG_LEVEL: 'info',
       OMNIHUB_SHUTDOWN_TIMEOUT_MS: '60000',
@@ -83,7 +85,7 @@ afterAll(async () => {
   killGroup(hub, 'SIGKILL');
 });
 
-it('finishes every in-flight call on SIGTERM, refuses new connections, and exits 0', async () => {
+it('finishes every in-flight call on SIGTERM, refuses new connections, exits 0, and audits every call', async () => {
   const exited = new Promise<number | null>((resolve) => hub.once('exit', (code) => resolve(code)));
   const progressed = new Set<number>();
   const calls = Array.from({ length: IN_FLIGHT }, (_, i) =>
@@ -109,4 +111,17 @@ it('finishes every in-flight call on SIGTERM, refuses new connections, and exits
   expect(await exited).toBe(0);
   expect(output).toMatch(/draining/);
   expect(output).toMatch(/drained: no request in flight/);
+
+  // Every call is in the audit trail, written before the database closed.
+  const exported = execFileSync(
+    'node',
+    ['bin/omnihub.mjs', 'audit', 'export', '--action', 'tools/call', '--format', 'jsonl'],
+    { env: { ...process.env, OMNIHUB_DATA_DIR: dataDir, OMNIHUB_LOG_LEVEL: 'silent' }, encoding: 'utf8' },
+  );
+  const events = exported
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as { target?: string; outcome?: string });
+  expect(events).toHaveLength(IN_FLIGHT);
+  for (const event of events) expect(event).toMatchObject({ target: SLOW_TOOL, outcome: 'ok' });
 }, 90_000);
