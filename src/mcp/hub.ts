@@ -261,9 +261,10 @@ export class McpHub implements MethodHost {
 
   forward(server: string, method: string, params: Params | undefined, ctx?: CallContext): Promise<unknown> {
     const managed = this.servers.get(server);
-    if (managed?.upstream.state !== 'ready') {
+    if (!managed) {
       return Promise.reject(new HubError('UPSTREAM_UNAVAILABLE', `Server ${server} is unavailable`));
     }
+    // The upstream says best why it cannot serve (down, disabled, breaker open).
     return managed.upstream.request(method, params, ctx);
   }
 

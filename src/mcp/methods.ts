@@ -67,6 +67,7 @@ function callContext(ctx: RequestContext): CallContext {
   const { session, channel } = ctx;
   ctx.note.call = {
     signal: ctx.signal,
+    replica: undefined,
     onNotification: (n: JsonRpcNotification) => {
       if (!channel.send(n)) session.stream?.send(n);
     },

@@ -7,6 +7,7 @@ import { applyConfig } from '../config/apply.ts';
 import type { HubEnv } from '../config/env.ts';
 import { loadConfigFile } from '../config/load.ts';
 import type { HubConfig, RoleConfig, ServerConfig } from '../config/schema.ts';
+import { createHealthServices, type HealthServices } from '../health/index.ts';
 import { openStore, type Store } from '../store/store.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import { createServerUpstream } from '../upstream/index.ts';
@@ -19,6 +20,7 @@ export interface RunningHub extends Hub {
   auth: AuthServices;
   /** Undefined when OMNIHUB_AUDIT=off. */
   audit?: AuditLog;
+  health: HealthServices;
   /** The first administrator's email when this start created it. */
   firstAdmin?: string;
   /** Drains and stops everything: HTTP, sessions, upstreams, store. */
@@ -75,6 +77,7 @@ export async function startHub(
   const fileConfig = typeof source === 'object' ? source : file ? await loadConfigFile(file) : undefined;
   const store = await openStore({ databaseUrl: env.databaseUrl, dataDir: env.dataDir, logger });
   let audit: AuditLog | undefined;
+  let health: HealthServices | undefined;
   try {
     if (env.audit === 'on') {
       audit = new AuditLog({ store, dataDir: env.dataDir, logger, retentionDays: env.auditRetentionDays });
@@ -90,8 +93,16 @@ export async function startHub(
       );
     }
     const auth = await createAuthServices({ store, env, logger, config: fileConfig, audit });
-    const authenticate = (req: FastifyRequest) => auth.authenticator.authenticate(req.headers);
-    const routes = [auth.routes];
+    const authenticator = env.auth === 'off' ? localAdministrator(env, logger) : auth.authenticator;
+    const authenticate = (req: FastifyRequest) => authenticator.authenticate(req.headers);
+    const healthServices = createHealthServices({
+      logger,
+      db: store.db,
+      alerts: fileConfig?.alerts,
+      authenticate,
+    });
+    health = healthServices;
+    const routes = [auth.routes, health.routes];
     if (audit) {
       const log = audit;
       routes.push(async (app) => {
@@ -103,9 +114,9 @@ export async function startHub(
       env,
       logger,
       config: await configFromStore(store),
-      createUpstream: createServerUpstream,
+      createUpstream: health.watchUpstreams(createServerUpstream),
       store,
-      authenticator: env.auth === 'off' ? localAdministrator(env, logger) : auth.authenticator,
+      authenticator,
       audit,
       routes,
     });
@@ -121,6 +132,7 @@ export async function startHub(
       stopping ??= (async () => {
         for (const off of offChanges) off();
         await hub.close();
+        await health?.close();
         await auth.close();
         await audit?.close();
         await store.close();
@@ -133,10 +145,12 @@ export async function startHub(
       store,
       auth,
       audit,
+      health: healthServices,
       firstAdmin: firstAdmin.created ? firstAdmin.email : undefined,
       stop,
     };
   } catch (err) {
+    await health?.close();
     await audit?.close();
     await store.close();
     throw err;
