@@ -60,7 +60,11 @@ program
       ].join('\n'),
     );
     // SIGTERM/SIGINT: drain (ready → 503, finish in-flight calls), then stop; docs/observability.md.
-    installSignalHandlers(hub, logger, { timeoutMs: env.shutdownTimeoutMs, delayMs: env.shutdownDelayMs });
+    installSignalHandlers(hub, logger, {
+      timeoutMs: env.shutdownTimeoutMs,
+      delayMs: env.shutdownDelayMs,
+      onDraining: () => hub.metrics.setDraining(true),
+    });
   });
 
 program

@@ -1,8 +1,11 @@
 import type { AuditOutcome, AuditSink } from '../audit/types.ts';
 import type { ClientInfo, Principal } from '../auth/principal.ts';
 import type { RoleConfig, ServerConfig } from '../config/schema.ts';
+import type { RateLimiter } from '../ratelimit/index.ts';
 import { HubError, RpcError, toRpcError } from '../server/errors.ts';
 import type { Logger } from '../telemetry/logger.ts';
+import type { HubMetrics } from '../telemetry/metrics.ts';
+import { traceUpstream } from '../telemetry/tracing.ts';
 import type { CallContext, ServerUpstream, UpstreamState } from '../upstream/types.ts';
 import { AccessControl } from './access.ts';
 import { Catalog, fetchAll, type ListKind, type ServerLists, type Target } from './catalog.ts';
@@ -22,7 +25,18 @@ export interface HubOptions {
   sessionIdleMs?: number;
   roles?: Readonly<Record<string, RoleConfig>>;
   audit?: AuditSink;
+  limiter?: RateLimiter;
+  metrics?: HubMetrics;
 }
+
+/** Methods that reach one server: limited per server (and tool) by `admit` in the method itself. */
+const ROUTED = new Set([
+  'tools/call',
+  'prompts/get',
+  'resources/read',
+  'resources/subscribe',
+  'completion/complete',
+]);
 
 /** Who sent a request and from where: resolved by the endpoint before the hub sees it. */
 export interface RequestOrigin {
@@ -265,7 +279,17 @@ export class McpHub implements MethodHost {
       return Promise.reject(new HubError('UPSTREAM_UNAVAILABLE', `Server ${server} is unavailable`));
     }
     // The upstream says best why it cannot serve (down, disabled, breaker open).
-    return managed.upstream.request(method, params, ctx);
+    return traceUpstream(
+      method,
+      server,
+      () => managed.upstream.request(method, params, ctx),
+      () => ctx?.replica,
+    );
+  }
+
+  /** Rate limits: resolves (or returns) when the principal may go on, rejects with RATE_LIMITED. */
+  admit(principal: Principal, server?: string, tool?: string): void | Promise<void> {
+    return this.options.limiter?.enforce(principal, server, tool);
   }
 
   async subscribe(session: Session, target: Target, exposedUri: string): Promise<void> {
@@ -322,6 +346,8 @@ export class McpHub implements MethodHost {
     origin: RequestOrigin,
   ): Promise<void> {
     const started = performance.now();
+    const requestId = `${requestPrefix}-${++requestCounter}`;
+    const { metrics } = this.options;
     const handler = Object.hasOwn(methods, request.method) ? methods[request.method] : undefined;
     session.principal = origin.principal;
     if (!handler) {
@@ -335,9 +361,14 @@ export class McpHub implements MethodHost {
     const controller = new AbortController();
     const note: RequestNote = {};
     session.inFlight.set(request.id, controller);
+    metrics?.requestStarted();
     let outcome: AuditOutcome = 'ok';
     let error: string | undefined;
     try {
+      if (!ROUTED.has(request.method)) {
+        const admitted = this.admit(origin.principal);
+        if (admitted) await admitted;
+      }
       const result = await handler({
         host: this,
         session,
@@ -352,18 +383,28 @@ export class McpHub implements MethodHost {
     } catch (err) {
       outcome = note.decision?.allow === false ? 'denied' : outcomeOf(err);
       if (outcome === 'error' && !(err instanceof HubError)) {
-        this.log.error({ err, method: request.method }, 'request failed');
+        this.log.error({ err, method: request.method, requestId }, 'request failed');
       }
       const rpcError = toRpcError(err);
       error = rpcError.message;
       channel.finish({ jsonrpc: '2.0', id: request.id, error: rpcError });
     } finally {
       session.inFlight.delete(request.id);
+      metrics?.requestFinished();
     }
+    const latencyMs = performance.now() - started;
+    metrics?.observeRequest(
+      request.method,
+      note.server ?? session.scope ?? '',
+      note.target ?? '',
+      note.decision ? (note.decision.allow ? 'allow' : 'deny') : 'none',
+      outcome,
+      latencyMs / 1000,
+    );
     this.options.audit?.record({
       type: 'mcp',
       action: request.method,
-      requestId: `${requestPrefix}-${++requestCounter}`,
+      requestId,
       actor: actorOf(origin.principal),
       client: { ...origin.client, name: session.clientInfo.name, version: session.clientInfo.version },
       server: note.server ?? session.scope ?? undefined,
@@ -376,7 +417,7 @@ export class McpHub implements MethodHost {
       decision: note.decision,
       outcome,
       error,
-      latencyMs: performance.now() - started,
+      latencyMs,
       replica: note.call?.replica,
     });
   }

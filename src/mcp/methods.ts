@@ -1,6 +1,7 @@
 import type { Principal } from '../auth/principal.ts';
 import type { AccessRequest, Decision } from '../policy/index.ts';
 import { HubError } from '../server/errors.ts';
+import { traceAuthorize } from '../telemetry/tracing.ts';
 import type { CallContext } from '../upstream/types.ts';
 import type { AccessControl } from './access.ts';
 import type { Catalog, ListKind, Target } from './catalog.ts';
@@ -30,6 +31,8 @@ export interface MethodHost {
   subscribe(session: Session, target: Target, exposedUri: string): Promise<void>;
   unsubscribe(session: Session, exposedUri: string): Promise<void>;
   setLogLevel(session: Session, level: LogLevel): Promise<void>;
+  /** Rate limits; undefined (or a resolved promise) when the principal may go on. */
+  admit(principal: Principal, server?: string, tool?: string): void | Promise<void>;
 }
 
 /** What a handler learned about the request, for the audit event and metrics. */
@@ -86,7 +89,9 @@ function authorize(ctx: RequestContext, req: AccessRequest, unknown: () => HubEr
   note.server = req.server;
   note.target = req.name;
   note.resource = req.resource;
-  const decision = ctx.host.access.decide(ctx.principal, req);
+  const decision = traceAuthorize(req.server, req.name ?? '', () =>
+    ctx.host.access.decide(ctx.principal, req),
+  );
   note.decision = decision;
   if (decision.allow) return;
   if (!ctx.host.access.visibleTo(ctx.principal, req)) throw unknown();
@@ -95,6 +100,19 @@ function authorize(ctx: RequestContext, req: AccessRequest, unknown: () => HubEr
     'ACCESS_DENIED',
     reason.startsWith('access to ') ? `A${reason.slice(1)}` : `Access denied: ${reason}`,
   );
+}
+
+/** Forwards after the rate limiter admits the principal to this server (and tool). */
+function forwardAdmitted(
+  ctx: RequestContext,
+  target: Target,
+  method: string,
+  params: Params,
+  tool?: string,
+): Promise<unknown> {
+  const call = () => ctx.host.forward(target.server, method, params, callContext(ctx));
+  const admitted = ctx.host.admit(ctx.principal, target.server, tool);
+  return admitted ? admitted.then(call) : call();
 }
 
 /** The value of the server's resource argument in these arguments, when it is a string. */
@@ -162,12 +180,7 @@ export const methods: Record<string, Handler> = {
     if (!target) throw unknown();
     const resource = resourceOf(ctx, target.server, ctx.params.arguments);
     authorize(ctx, { server: target.server, kind: 'tool', name: target.name, resource }, unknown);
-    return ctx.host.forward(
-      target.server,
-      'tools/call',
-      { ...ctx.params, name: target.name },
-      callContext(ctx),
-    );
+    return forwardAdmitted(ctx, target, 'tools/call', { ...ctx.params, name: target.name }, target.name);
   },
 
   'prompts/get': (ctx) => {
@@ -177,23 +190,16 @@ export const methods: Record<string, Handler> = {
     if (!target) throw unknown();
     const resource = resourceOf(ctx, target.server, ctx.params.arguments);
     authorize(ctx, { server: target.server, kind: 'prompt', name: target.name, resource }, unknown);
-    return ctx.host.forward(
-      target.server,
-      'prompts/get',
-      { ...ctx.params, name: target.name },
-      callContext(ctx),
-    );
+    return forwardAdmitted(ctx, target, 'prompts/get', { ...ctx.params, name: target.name });
   },
 
   'resources/read': async (ctx) => {
     const uri = stringParam(ctx.params, 'uri');
     const target = resolveUri(ctx, uri);
-    const result = (await ctx.host.forward(
-      target.server,
-      'resources/read',
-      { ...ctx.params, uri: target.name },
-      callContext(ctx),
-    )) as { contents?: Record<string, unknown>[] };
+    const result = (await forwardAdmitted(ctx, target, 'resources/read', {
+      ...ctx.params,
+      uri: target.name,
+    })) as { contents?: Record<string, unknown>[] };
     if (Array.isArray(result?.contents)) {
       const catalog = ctx.host.catalog;
       result.contents = result.contents.map((c) =>
@@ -207,7 +213,9 @@ export const methods: Record<string, Handler> = {
 
   'resources/subscribe': async (ctx) => {
     const uri = stringParam(ctx.params, 'uri');
-    await ctx.host.subscribe(ctx.session, resolveUri(ctx, uri), uri);
+    const target = resolveUri(ctx, uri);
+    await ctx.host.admit(ctx.principal, target.server);
+    await ctx.host.subscribe(ctx.session, target, uri);
     return {};
   },
 
@@ -234,12 +242,7 @@ export const methods: Record<string, Handler> = {
     if (!target) throw unknown();
     const kind = ref.type === 'ref/prompt' ? 'prompt' : 'uri';
     authorize(ctx, { server: target.server, kind, name: target.name }, unknown);
-    return ctx.host.forward(
-      target.server,
-      'completion/complete',
-      { ...ctx.params, ref: upstreamRef },
-      callContext(ctx),
-    );
+    return forwardAdmitted(ctx, target, 'completion/complete', { ...ctx.params, ref: upstreamRef });
   },
 
   'logging/setLevel': async ({ host, session, params }) => {

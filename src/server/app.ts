@@ -6,7 +6,10 @@ import type { HubEnv } from '../config/env.ts';
 import type { HubConfig } from '../config/schema.ts';
 import { McpEndpoint, writeError } from '../mcp/endpoint.ts';
 import { McpHub, type UpstreamFactory } from '../mcp/hub.ts';
+import type { RateLimiter } from '../ratelimit/index.ts';
 import type { Logger } from '../telemetry/logger.ts';
+import type { HubMetrics } from '../telemetry/metrics.ts';
+import { traceAuthenticate } from '../telemetry/tracing.ts';
 import { HubError } from './errors.ts';
 import { createOriginGuard } from './origin.ts';
 import { VERSION } from './version.ts';
@@ -25,6 +28,8 @@ export interface BuildOptions {
   /** Resolves each MCP request's credentials. Without one every request is anonymous (no roles: denied). */
   authenticator?: Authenticator;
   audit?: AuditSink;
+  limiter?: RateLimiter;
+  metrics?: HubMetrics;
   /** More routes (auth, admin, audit, health, metrics), registered after the MCP endpoint. */
   routes?: ((app: FastifyInstance) => Promise<void>)[];
 }
@@ -71,6 +76,8 @@ export async function build(options: BuildOptions): Promise<Hub> {
     sessionIdleMs: env.sessionIdleMs,
     roles: options.config.roles,
     audit: options.audit,
+    limiter: options.limiter,
+    metrics: options.metrics,
   });
   const endpoint = new McpEndpoint({ hub: mcp, maxJsonDepth: env.maxJsonDepth, keepAliveMs: 15_000 });
   const guardOrigin = createOriginGuard({
@@ -113,7 +120,7 @@ export async function build(options: BuildOptions): Promise<Hub> {
     const principalOf = async (req: FastifyRequest, res: ServerResponse): Promise<Principal | undefined> => {
       if (!authenticator) return ANONYMOUS;
       try {
-        return await authenticator.authenticate(req.headers);
+        return await traceAuthenticate(() => authenticator.authenticate(req.headers));
       } catch (err) {
         const mapped =
           err instanceof HubError ? err : new HubError('UNAUTHENTICATED', 'Unauthorized', { cause: err });

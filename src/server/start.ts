@@ -8,8 +8,11 @@ import type { HubEnv } from '../config/env.ts';
 import { loadConfigFile } from '../config/load.ts';
 import type { HubConfig, RoleConfig, ServerConfig } from '../config/schema.ts';
 import { createHealthServices, type HealthServices } from '../health/index.ts';
+import { RateLimiter } from '../ratelimit/index.ts';
 import { openStore, type Store } from '../store/store.ts';
 import type { Logger } from '../telemetry/logger.ts';
+import { HubMetrics, metricsRoute } from '../telemetry/metrics.ts';
+import { setupTracing } from '../telemetry/tracing.ts';
 import { createServerUpstream } from '../upstream/index.ts';
 import { build, type Hub, listen } from './app.ts';
 import { HubError } from './errors.ts';
@@ -21,6 +24,8 @@ export interface RunningHub extends Hub {
   /** Undefined when OMNIHUB_AUDIT=off. */
   audit?: AuditLog;
   health: HealthServices;
+  metrics: HubMetrics;
+  limiter: RateLimiter;
   /** The first administrator's email when this start created it. */
   firstAdmin?: string;
   /** Drains and stops everything: HTTP, sessions, upstreams, store. */
@@ -78,6 +83,9 @@ export async function startHub(
   const store = await openStore({ databaseUrl: env.databaseUrl, dataDir: env.dataDir, logger });
   let audit: AuditLog | undefined;
   let health: HealthServices | undefined;
+  const tracing = await setupTracing(env.tracing, logger);
+  /** Closed after the hub and the audit log, before the store. */
+  const closers: (() => Promise<void>)[] = [() => tracing.shutdown()];
   try {
     if (env.audit === 'on') {
       audit = new AuditLog({ store, dataDir: env.dataDir, logger, retentionDays: env.auditRetentionDays });
@@ -102,7 +110,21 @@ export async function startHub(
       authenticate,
     });
     health = healthServices;
-    const routes = [auth.routes, health.routes];
+    const metrics = new HubMetrics();
+    const limiter = new RateLimiter({
+      config: fileConfig?.rate_limits,
+      logger: logger.child({ part: 'ratelimit' }),
+      redis: env.redisUrl,
+      observer: metrics,
+    });
+    closers.push(() => limiter.close());
+    healthServices.monitor.onChange((change) => {
+      if (change.replica === null) return;
+      if (change.to === 'healthy' || change.to === 'degraded' || change.to === 'down') {
+        metrics.setUpstreamHealth(change.server, change.replica, change.to);
+      } else if (change.to === null) metrics.forgetReplica(change.server, change.replica);
+    });
+    const routes = [auth.routes, health.routes, metricsRoute(metrics, { token: env.metricsToken })];
     if (audit) {
       const log = audit;
       routes.push(async (app) => {
@@ -118,6 +140,8 @@ export async function startHub(
       store,
       authenticator,
       audit,
+      limiter,
+      metrics,
       routes,
     });
     // Servers and roles are re-read together: the reload is cheap and ordering between topics is moot.
@@ -126,6 +150,9 @@ export async function startHub(
       await hub.reload(await configFromStore(store));
     };
     const offChanges = RELOAD_TOPICS.map((topic) => store.onChange(topic, reload));
+    metrics.setSessionCount(() => hub.mcp.sessions.size);
+    const auditLog = audit;
+    if (auditLog) metrics.setAuditQueueDepth(() => auditLog.stats().queued);
     const url = await listen(hub, env.port, env.host);
     let stopping: Promise<void> | undefined;
     const stop = () => {
@@ -135,6 +162,7 @@ export async function startHub(
         await health?.close();
         await auth.close();
         await audit?.close();
+        for (const close of closers) await close();
         await store.close();
       })();
       return stopping;
@@ -146,12 +174,15 @@ export async function startHub(
       auth,
       audit,
       health: healthServices,
+      metrics,
+      limiter,
       firstAdmin: firstAdmin.created ? firstAdmin.email : undefined,
       stop,
     };
   } catch (err) {
     await health?.close();
     await audit?.close();
+    for (const close of closers) await close().catch(() => undefined);
     await store.close();
     throw err;
   }
