@@ -128,12 +128,12 @@ function peakRssMb(pid) {
 
 // Hub profiles, each its own process on its own data dir, measured one after the other against the same
 // upstream: `bare` (OMNIHUB_AUTH=off, OMNIHUB_AUDIT=off: no credentials, administrator policy), `auth`
-// (an API key of a non-admin user, the policy deciding every call), `secure` (auth plus audit and every
-// other protective feature on).
+// (an API key of a non-admin user, the policy deciding every call), `secure` (auth plus audit, health
+// probes every second, circuit breakers and rate limits per principal, server and tool).
 const PROFILES = {
-  bare: { auth: false, audit: false },
-  auth: { auth: true, audit: false },
-  secure: { auth: true, audit: true },
+  bare: { auth: false, audit: false, protect: false },
+  auth: { auth: true, audit: false, protect: false },
+  secure: { auth: true, audit: true, protect: true },
 };
 const profileNames = values.profiles.split(',');
 for (const name of profileNames) {
@@ -144,27 +144,44 @@ for (const name of profileNames) {
 }
 
 const workDir = mkdtempSync(join(tmpdir(), 'omnihub-bench-'));
-const configFile = join(workDir, 'bench.yaml');
-writeFileSync(
-  configFile,
-  [
-    'servers:',
-    '  echo:',
-    '    transport: http',
-    `    url: http://127.0.0.1:${UPSTREAM_PORT}/mcp`,
-    '    idempotent_tools: [echo]',
-    'roles:',
-    '  bencher:',
-    '    allow:',
-    '      - { server: echo, tools: [echo] }',
-    '      - { server: other*, tools: "*", resources: ["dev_*"] }',
-    '    deny:',
-    '      - { server: echo, tools: [dangerous_*] }',
-    'users:',
-    '  - { email: bench@omnihub.test, password: "bench-password-1", roles: [bencher] }',
-    '',
-  ].join('\n'),
-);
+
+/** The hub config of a profile: `protect` turns on health probes, breakers and rate limits. */
+function writeConfig(name) {
+  const { protect } = PROFILES[name];
+  const file = join(workDir, `${name}.yaml`);
+  writeFileSync(
+    file,
+    [
+      'servers:',
+      '  echo:',
+      '    transport: http',
+      `    url: http://127.0.0.1:${UPSTREAM_PORT}/mcp`,
+      '    idempotent_tools: [echo]',
+      `    health_check: { enabled: ${protect}, interval_ms: 1000 }`,
+      `    circuit_breaker: { enabled: ${protect} }`,
+      'roles:',
+      '  bencher:',
+      '    allow:',
+      '      - { server: echo, tools: [echo] }',
+      '      - { server: other*, tools: "*", resources: ["dev_*"] }',
+      '    deny:',
+      '      - { server: echo, tools: [dangerous_*] }',
+      'users:',
+      '  - { email: bench@omnihub.test, password: "bench-password-1", roles: [bencher] }',
+      // Limits far above what the bench can reach: every call pays for the check, none is refused.
+      ...(protect
+        ? [
+            'rate_limits:',
+            '  default: { rate: 10000000, per: 1s }',
+            '  servers:',
+            '    echo: { rate: 10000000, per: 1s, tools: { echo: { rate: 10000000, per: 1s } } }',
+          ]
+        : []),
+      '',
+    ].join('\n'),
+  );
+  return file;
+}
 
 start(0, 'node', ['examples/servers/echo-http.mjs', '--port', String(UPSTREAM_PORT)]);
 const direct = `http://127.0.0.1:${UPSTREAM_PORT}`;
@@ -193,6 +210,7 @@ async function startHub(name, port) {
     OMNIHUB_AUDIT: PROFILES[name].audit ? 'on' : 'off',
   };
   let headers = {};
+  const configFile = writeConfig(name);
   if (PROFILES[name].auth) {
     cli(env, ['apply', '-f', configFile]);
     const created = JSON.parse(

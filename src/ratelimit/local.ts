@@ -39,8 +39,8 @@ export class LocalBuckets {
       this.tats.set(keys[0] as string, step.tat);
       return ALLOWED;
     }
-    const next =
-      this.scratch.length >= keys.length ? this.scratch : (this.scratch = new Float64Array(keys.length));
+    if (this.scratch.length < keys.length) this.scratch = new Float64Array(keys.length);
+    const next = this.scratch;
     let retry = 0;
     let limiting = -1;
     for (let i = 0; i < keys.length; i++) {
