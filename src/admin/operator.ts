@@ -3,6 +3,7 @@
  * REST API uses, directly on the store named by the environment (DATABASE_URL or OMNIHUB_DATA_DIR).
  * Changes notify the same topics, so running hubs pick them up at once.
  */
+import { AuditLog } from '../audit/log.ts';
 import type { AuditSink } from '../audit/types.ts';
 import { ApiKeyService } from '../auth/api-keys.ts';
 import { resolveServerKeys } from '../auth/server-secret.ts';
@@ -28,12 +29,25 @@ export interface Operator {
 export interface OperatorOptions {
   env: Pick<HubEnv, 'databaseUrl' | 'dataDir' | 'secret'>;
   logger: Logger;
+  /** Where changes are audited; default: the hub's audit log in the same store. */
   audit?: AuditSink;
 }
 
 export async function openOperator(options: OperatorOptions): Promise<Operator> {
-  const { env, logger, audit } = options;
+  const { env, logger } = options;
   const store = await openStore({ databaseUrl: env.databaseUrl, dataDir: env.dataDir, logger });
+  // The operator's changes go into the same hash-chained audit log as the API's (flushed on close).
+  let ownLog: AuditLog | undefined;
+  try {
+    if (!options.audit) {
+      ownLog = new AuditLog({ store, dataDir: env.dataDir, logger });
+      await ownLog.start();
+    }
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  const audit = options.audit ?? ownLog;
   const ctx: ChangeContext = { store, logger, ...(audit ? { audit } : {}) };
   let keys: ApiKeyService | undefined;
   return {
@@ -56,6 +70,7 @@ export async function openOperator(options: OperatorOptions): Promise<Operator> 
     },
     async close() {
       await keys?.close();
+      await ownLog?.close();
       await store.close();
     },
   };

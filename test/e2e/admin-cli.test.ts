@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAuthServices } from '../../src/auth/index.ts';
 import { verifyPassword } from '../../src/auth/passwords.ts';
@@ -210,5 +211,33 @@ describe('omnihub user / key / role / server', { timeout: 600_000 }, () => {
     expect((await cli(['server', 'list'])).stdout).toMatch(/code\s+http\s+no/);
     expect((await cli(['server', 'rm', 'code'])).code).toBe(0);
     expect(await withStore((store) => store.servers.list())).toEqual([]);
+
+    // Every change the CLI made is in the hub's audit log, attributed to the operator, with no secret.
+    const events = await withStore((store) =>
+      sql<{
+        action: string;
+        actor_id: string | null;
+        target: string | null;
+        before: string | null;
+        after: string | null;
+      }>`
+        select action, actor_id, target, before, after from audit_events where type = 'admin' order by seq`.execute(
+        store.db,
+      ),
+    );
+    const actions = events.rows.map((r) => r.action);
+    expect(actions).toEqual(
+      expect.arrayContaining([
+        'user.create',
+        'user.update',
+        'user.password',
+        'server.disable',
+        'server.delete',
+      ]),
+    );
+    expect(events.rows.every((r) => r.actor_id?.startsWith('cli'))).toBe(true);
+    const text = JSON.stringify(events.rows);
+    for (const secret of ['a long enough password', 'upstream-secret', 'argon2'])
+      expect(text).not.toContain(secret);
   });
 });
