@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { AuditSink } from '../audit/types.ts';
 import { ANONYMOUS, type Authenticator, type ClientInfo, type Principal } from '../auth/principal.ts';
+import { wwwAuthenticate } from '../auth/routes.ts';
 import type { HubEnv } from '../config/env.ts';
 import type { HubConfig } from '../config/schema.ts';
 import { McpEndpoint, writeError } from '../mcp/endpoint.ts';
@@ -32,11 +33,6 @@ export interface BuildOptions {
   metrics?: HubMetrics;
   /** More routes (auth, admin, audit, health, metrics), registered after the MCP endpoint. */
   routes?: ((app: FastifyInstance) => Promise<void>)[];
-}
-
-/** The 401 challenge that tells MCP clients where to discover how to authenticate (RFC 9728). */
-export function bearerChallenge(publicUrl: string): string {
-  return `Bearer resource_metadata="${publicUrl}/.well-known/oauth-protected-resource"`;
 }
 
 export interface Hub {
@@ -115,7 +111,7 @@ export async function build(options: BuildOptions): Promise<Hub> {
     scope.addHook('onRequest', async (req) => guardOrigin(req.headers));
 
     const { authenticator } = options;
-    const challenge = bearerChallenge(env.publicUrl);
+    const challenge = wwwAuthenticate(env.publicUrl);
     /** The request's principal, or a 401 with the discovery challenge (and undefined). */
     const principalOf = async (req: FastifyRequest, res: ServerResponse): Promise<Principal | undefined> => {
       if (!authenticator) return ANONYMOUS;

@@ -1,7 +1,8 @@
 import type { FastifyRequest } from 'fastify';
+import { adminRoutes } from '../admin/plugin.ts';
 import { AuditLog } from '../audit/log.ts';
 import { auditRoutes } from '../audit/routes.ts';
-import { type AuthServices, createAuthServices, ensureFirstAdmin } from '../auth/index.ts';
+import { type AuthServices, createAuthServices, ensureFirstAdmin, wwwAuthenticate } from '../auth/index.ts';
 import type { Authenticator, Principal } from '../auth/principal.ts';
 import { applyConfig } from '../config/apply.ts';
 import type { HubEnv } from '../config/env.ts';
@@ -16,6 +17,7 @@ import { setupTracing } from '../telemetry/tracing.ts';
 import { createServerUpstream } from '../upstream/index.ts';
 import { build, type Hub, listen } from './app.ts';
 import { HubError } from './errors.ts';
+import { forwardAuth } from './forward-auth.ts';
 
 export interface RunningHub extends Hub {
   url: string;
@@ -132,6 +134,33 @@ export async function startHub(
       });
     }
     const firstAdmin = await ensureFirstAdmin(store, env, logger);
+    // Route handlers run only after build() returned: they may read the hub through `built`.
+    let built: Hub | undefined;
+    const currentPolicy = () => (built as Hub).mcp.access.policy;
+    const challenge = wwwAuthenticate(env.publicUrl);
+    routes.push(
+      async (app) => {
+        await app.register(adminRoutes, {
+          store,
+          authenticate,
+          apiKeys: auth.apiKeys,
+          policy: currentPolicy,
+          audit,
+          logger,
+          challenge,
+        });
+      },
+      async (app) => {
+        await app.register(forwardAuth, {
+          authenticate,
+          policy: currentPolicy,
+          isServerEnabled: (name) => (built as Hub).mcp.hasServer(name),
+          challenge,
+          audit,
+          logger,
+        });
+      },
+    );
     const hub = await build({
       env,
       logger,
@@ -150,6 +179,7 @@ export async function startHub(
       await hub.reload(await configFromStore(store));
     };
     const offChanges = RELOAD_TOPICS.map((topic) => store.onChange(topic, reload));
+    built = hub;
     metrics.setSessionCount(() => hub.mcp.sessions.size);
     const auditLog = audit;
     if (auditLog) metrics.setAuditQueueDepth(() => auditLog.stats().queued);

@@ -128,7 +128,7 @@ describe('the seed scenario through /mcp, one SDK client per demo role', () => {
     });
     expect(res.status).toBe(401);
     expect(res.headers.get('www-authenticate')).toMatch(
-      /^Bearer resource_metadata=".*\/\.well-known\/oauth-protected-resource"$/,
+      /^Bearer resource_metadata=".*\/\.well-known\/oauth-protected-resource\/mcp"$/,
     );
   });
 });
