@@ -1,5 +1,5 @@
 /**
- * Identity and authentication, assembled. The integrator calls one factory:
+ * Identity and authentication, assembled. The server calls one factory (src/server/start.ts):
  *
  * ```ts
  * const auth = await createAuthServices({ store, env, logger, config, audit });
