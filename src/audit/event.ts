@@ -191,9 +191,22 @@ export function contentOfRow(row: AuditEventsTable | PreparedEvent): EventConten
   return out as EventContent;
 }
 
-/** `hash = SHA-256(prev_hash ‖ "\n" ‖ canonical_json({v:1, …content}))`. */
+/** The hashed members (content plus the format version `v`) in canonical order, as `"name":`. */
+const HASHED_KEYS = [...CONTENT_KEYS, 'v' as const].sort();
+const HASHED_KEY_PREFIXES = HASHED_KEYS.map((key) => `${JSON.stringify(key)}:`);
+
+/**
+ * `hash = SHA-256(prev_hash ‖ "\n" ‖ canonical_json({v:1, …content}))`. Every member is a scalar, so the
+ * canonical object is written directly in its fixed key order (the same text `canonicalJson` makes).
+ */
 export function chainHash(prevHash: string, content: EventContent | AuditEventsTable): string {
-  return sha256Hex(`${prevHash}\n${canonicalJson({ v: 1, ...contentOfRow(content as PreparedEvent) })}`);
+  const c = contentOfRow(content as PreparedEvent) as unknown as Record<string, unknown>;
+  let json = '{';
+  for (let i = 0; i < HASHED_KEYS.length; i++) {
+    const key = HASHED_KEYS[i] as string;
+    json += `${i === 0 ? '' : ','}${HASHED_KEY_PREFIXES[i]}${canonicalJson(key === 'v' ? 1 : c[key])}`;
+  }
+  return sha256Hex(`${prevHash}\n${json}}`);
 }
 
 function parseJson(value: string | null): unknown {

@@ -50,12 +50,26 @@ function nameWords(name: string): string[] {
     .filter(Boolean);
 }
 
-export function isSecretName(name: string): boolean {
+function classifyName(name: string): boolean {
   const words = nameWords(name);
   if (words.some((w) => SECRET_WORDS.has(w))) return true;
   // Glued names: "accesstoken", "clientsecret", "xapikey".
   const glued = words.join('');
   return /(password|passwd|secret|token|apikey|privatekey|credential|authorization|cookie)/.test(glued);
+}
+
+// Argument names repeat from call to call: remember the verdicts (bounded, so odd names cannot grow it).
+const secretNames = new Map<string, boolean>();
+const SECRET_NAMES_MAX = 10_000;
+
+export function isSecretName(name: string): boolean {
+  let secret = secretNames.get(name);
+  if (secret === undefined) {
+    secret = classifyName(name);
+    if (secretNames.size >= SECRET_NAMES_MAX) secretNames.clear();
+    if (name.length <= 200) secretNames.set(name, secret);
+  }
+  return secret;
 }
 
 /** Credential shapes, each replaced by a marker that keeps the kind (useful when reading the log). */
@@ -85,9 +99,22 @@ const VALUE_PATTERNS: readonly [RegExp, string][] = [
   ],
 ];
 
+/**
+ * A literal every pattern above needs (case-insensitive: a superset). Most strings contain none, and
+ * one scan for them is far cheaper than thirteen replacements. Keep it in step with VALUE_PATTERNS.
+ */
+const MAY_HOLD_CREDENTIAL =
+  /BEGIN|omh_|eyJ|bearer|basic|token|digest|:\/\/|AKIA|ASIA|gh[pousr]_|github_pat_|xox|_live_|_test_|sk-|AIza|passw|pwd|secret|api[_-]?key|access[_-]?key|auth/i;
+
 /** Masks every credential-shaped substring; also makes the string storable (no NUL, no lone surrogate). */
 export function scrubString(value: string): string {
-  let out = storable(value);
+  const out = storable(value);
+  return MAY_HOLD_CREDENTIAL.test(out) ? maskCredentials(out) : out;
+}
+
+/** Runs every credential pattern over the string (no prefilter). */
+export function maskCredentials(value: string): string {
+  let out = value;
   for (const [pattern, replacement] of VALUE_PATTERNS) {
     pattern.lastIndex = 0;
     out = out.replace(pattern, replacement);
