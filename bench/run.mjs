@@ -125,6 +125,14 @@ function wrk({ url, path, session, tool, headers = {} }, connections, seconds) {
   return JSON.parse(line.slice(7));
 }
 
+/** User + system CPU time a process has used so far, in microseconds (Linux /proc). */
+function cpuMicros(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  // utime and stime are fields 14 and 15 of the line; after "pid (comm) " they are at 11 and 12.
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS;
+}
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
 function peakRssMb(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const match = /VmHWM:\s+(\d+) kB/.exec(status);
@@ -191,7 +199,7 @@ function writeConfig(name) {
   return file;
 }
 
-start(0, 'node', ['examples/servers/echo-http.mjs', '--port', String(UPSTREAM_PORT)]);
+const upstream = start(0, 'node', ['examples/servers/echo-http.mjs', '--port', String(UPSTREAM_PORT)]);
 const direct = `http://127.0.0.1:${UPSTREAM_PORT}`;
 await waitFor(
   async () => (await fetch(`${direct}/mcp`, { method: 'POST', headers: HEADERS, body: '{}' })).status > 0,
@@ -245,7 +253,14 @@ async function startHub(name, port) {
 const directSession = await openSession(`${direct}/mcp`);
 const runs = [];
 const peakRss = {};
-const directTarget = { name: 'direct', url: direct, path: '/mcp', session: directSession, tool: 'echo' };
+const directTarget = {
+  name: 'direct',
+  url: direct,
+  path: '/mcp',
+  session: directSession,
+  tool: 'echo',
+  pid: upstream.pid,
+};
 // Every hub runs at once (idle while not measured); the targets are measured in rounds, one after the
 // other, so drift of this shared machine hits every target alike. Each figure is the median round.
 const targets = [directTarget];
@@ -260,16 +275,21 @@ for (const [i, name] of profileNames.entries()) {
     session: hub.session,
     tool: 'echo__echo',
     headers: hub.headers,
+    pid: hub.process.pid,
   });
 }
 for (const connections of CONCURRENCY) {
   for (const target of targets) wrk(target, connections, WARMUP);
   for (let round = 1; round <= ROUNDS; round++) {
     for (const target of targets) {
+      const pid = target.pid;
+      const cpuBefore = cpuMicros(pid);
       const r = wrk(target, connections, DURATION);
+      // The process's own CPU per call: steadier than calls/s on a shared machine.
+      r.cpu_us_per_call = (cpuMicros(pid) - cpuBefore) / r.requests;
       runs.push({ target: target.name, connections, round, ...r });
       console.error(
-        `round ${round} ${target.name.padEnd(7)} c=${String(connections).padStart(3)}  ${r.rps.toFixed(0).padStart(7)} calls/s  p50 ${r.p50_ms.toFixed(2)} ms  p99 ${r.p99_ms.toFixed(2)} ms  bad ${r.bad} errors ${r.errors}`,
+        `round ${round} ${target.name.padEnd(7)} c=${String(connections).padStart(3)}  ${r.rps.toFixed(0).padStart(7)} calls/s  p50 ${r.p50_ms.toFixed(2)} ms  p99 ${r.p99_ms.toFixed(2)} ms  cpu ${r.cpu_us_per_call.toFixed(0)} µs/call  bad ${r.bad} errors ${r.errors}`,
       );
     }
   }
@@ -290,19 +310,19 @@ rmSync(workDir, { recursive: true, force: true });
 
 const find = median;
 console.log(
-  '\n| profile | connections | calls/s | vs direct | vs bare | p50 / p99 ms | added p99 ms | peak RSS MB |',
+  '\n| profile | connections | calls/s | vs direct | vs bare | p50 / p99 ms | added p99 ms | CPU µs/call | peak RSS MB |',
 );
-console.log('|---|---|---|---|---|---|---|---|');
+console.log('|---|---|---|---|---|---|---|---|---|');
 for (const connections of CONCURRENCY) {
   const d = find('direct', connections);
   console.log(
-    `| direct | ${connections} | ${d.rps.toFixed(0)} | 1.00 | | ${d.p50_ms.toFixed(2)} / ${d.p99_ms.toFixed(2)} | | |`,
+    `| direct | ${connections} | ${d.rps.toFixed(0)} | 1.00 | | ${d.p50_ms.toFixed(2)} / ${d.p99_ms.toFixed(2)} | | ${d.cpu_us_per_call.toFixed(0)} | |`,
   );
   for (const name of profileNames) {
     const h = find(name, connections);
     const bare = find('bare', connections);
     console.log(
-      `| ${name} | ${connections} | ${h.rps.toFixed(0)} | ${(h.rps / d.rps).toFixed(2)} | ${bare ? (h.rps / bare.rps).toFixed(2) : ''} | ${h.p50_ms.toFixed(2)} / ${h.p99_ms.toFixed(2)} | ${(h.p99_ms - d.p99_ms).toFixed(2)} | ${peakRss[name]} |`,
+      `| ${name} | ${connections} | ${h.rps.toFixed(0)} | ${(h.rps / d.rps).toFixed(2)} | ${bare ? (h.rps / bare.rps).toFixed(2) : ''} | ${h.p50_ms.toFixed(2)} / ${h.p99_ms.toFixed(2)} | ${(h.p99_ms - d.p99_ms).toFixed(2)} | ${h.cpu_us_per_call.toFixed(0)} | ${peakRss[name]} |`,
     );
   }
 }

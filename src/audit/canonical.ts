@@ -17,12 +17,22 @@ export function canonicalJson(value: unknown): string {
     case 'bigint':
       return JSON.stringify(value.toString());
     case 'object': {
-      if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v)).join(',')}]`;
+      if (Array.isArray(value)) {
+        let out = '[';
+        for (let i = 0; i < value.length; i++) out += `${i === 0 ? '' : ','}${canonicalJson(value[i])}`;
+        return `${out}]`;
+      }
       if (value instanceof Date) return JSON.stringify(value.toISOString());
-      const entries = Object.entries(value as Record<string, unknown>)
-        .filter(([, v]) => v !== undefined && typeof v !== 'function' && typeof v !== 'symbol')
-        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-      return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+      const object = value as Record<string, unknown>;
+      // Default sort compares UTF-16 code units, as RFC 8785 asks.
+      const keys = Object.keys(object).sort();
+      let out = '{';
+      for (const key of keys) {
+        const member = object[key];
+        if (member === undefined || typeof member === 'function' || typeof member === 'symbol') continue;
+        out += `${out.length === 1 ? '' : ','}${JSON.stringify(key)}:${canonicalJson(member)}`;
+      }
+      return `${out}}`;
     }
     default:
       return 'null';

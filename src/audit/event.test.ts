@@ -8,8 +8,8 @@ const optional = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined })
 describe('chainHash', () => {
   it('equals SHA-256 of the previous hash and the canonical JSON of {v:1, …content}', () => {
     const input = fc.record({
-      type: optional(fc.string()),
-      action: optional(fc.string()),
+      type: fc.constantFrom('mcp' as const, 'auth' as const, 'admin' as const),
+      action: fc.string(),
       requestId: optional(fc.string()),
       actor: optional(fc.record({ id: fc.string(), email: fc.string(), roles: fc.array(fc.string()) })),
       server: optional(fc.string()),

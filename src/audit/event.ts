@@ -196,11 +196,12 @@ const HASHED_KEYS = [...CONTENT_KEYS, 'v' as const].sort();
 const HASHED_KEY_PREFIXES = HASHED_KEYS.map((key) => `${JSON.stringify(key)}:`);
 
 /**
- * `hash = SHA-256(prev_hash ‖ "\n" ‖ canonical_json({v:1, …content}))`. Every member is a scalar, so the
+ * `hash = SHA-256(prev_hash ‖ "\n" ‖ canonical_json({v:1, …content}))`, for content in hashing form
+ * (a prepared event, or a stored row through `contentOfRow`). Every member is a scalar, so the
  * canonical object is written directly in its fixed key order (the same text `canonicalJson` makes).
  */
-export function chainHash(prevHash: string, content: EventContent | AuditEventsTable): string {
-  const c = contentOfRow(content as PreparedEvent) as unknown as Record<string, unknown>;
+export function chainHash(prevHash: string, content: EventContent): string {
+  const c = content as unknown as Record<string, unknown>;
   let json = '{';
   for (let i = 0; i < HASHED_KEYS.length; i++) {
     const key = HASHED_KEYS[i] as string;

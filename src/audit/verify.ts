@@ -1,6 +1,6 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Database } from '../store/schema.ts';
-import { chainHash } from './event.ts';
+import { chainHash, contentOfRow } from './event.ts';
 import { type AuditDatabase, type AuditEventsTable, auditDb, CHAIN_ID } from './tables.ts';
 
 export type TamperKind = 'edited' | 'deleted' | 'inserted' | 'reordered';
@@ -107,7 +107,7 @@ async function walk(tx: Transaction<AuditDatabase>, onProgress?: (n: number) => 
         message: `event ${row.id} (seq ${seq}) is beyond the chain head (seq ${head.seq}): inserted`,
       });
     }
-    const consistent = chainHash(row.prev_hash, row) === row.hash;
+    const consistent = chainHash(row.prev_hash, contentOfRow(row)) === row.hash;
     const links = row.prev_hash === prev.hash;
     if (consistent && links) {
       prev = { seq, hash: row.hash, id: row.id };

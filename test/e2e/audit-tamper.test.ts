@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { chainHash } from '../../src/audit/event.ts';
+import { chainHash, contentOfRow } from '../../src/audit/event.ts';
 import { AuditLog } from '../../src/audit/log.ts';
 import type { AuditEventsTable } from '../../src/audit/tables.ts';
 import { verifyChain } from '../../src/audit/verify.ts';
@@ -76,7 +76,7 @@ describe.skipIf(!postgres)('audit chain tampering (PostgreSQL)', () => {
     const forged = { ...row, outcome: 'ok' };
     await sql.query('update audit_events set outcome = $1, hash = $2 where seq = 5', [
       'ok',
-      chainHash(row.prev_hash, forged),
+      chainHash(row.prev_hash, contentOfRow(forged)),
     ]);
     const r = await verifyChain(store.db);
     expect(r.problem).toMatchObject({ kind: 'edited', seq: 5, id: ids[4] });
@@ -107,7 +107,7 @@ describe.skipIf(!postgres)('audit chain tampering (PostgreSQL)', () => {
       outcome: 'ok',
       allowed: true,
     };
-    const hash = chainHash(five.hash, forged);
+    const hash = chainHash(five.hash, contentOfRow(forged));
     await sql.query(
       `insert into audit_events select (json_populate_record(null::audit_events, $1::json)).*`,
       [JSON.stringify({ ...forged, seq: 6, prev_hash: five.hash, hash })],
@@ -122,7 +122,7 @@ describe.skipIf(!postgres)('audit chain tampering (PostgreSQL)', () => {
     const forged = { ...ten, id: '00000000-0000-4000-8000-000000000002' };
     await sql.query(
       `insert into audit_events select (json_populate_record(null::audit_events, $1::json)).*`,
-      [JSON.stringify({ ...forged, seq: 11, prev_hash: ten.hash, hash: chainHash(ten.hash, forged) })],
+      [JSON.stringify({ ...forged, seq: 11, prev_hash: ten.hash, hash: chainHash(ten.hash, contentOfRow(forged)) })],
     );
     const r = await verifyChain(store.db);
     expect(r.problem).toMatchObject({ kind: 'inserted', seq: 11, id: forged.id });
