@@ -17,7 +17,7 @@ describe('chainHash', () => {
       resource: optional(fc.string()),
       arguments: optional(fc.jsonValue()),
       decision: optional(fc.record({ allow: fc.boolean(), rule: fc.string(), reason: fc.string() })),
-      outcome: optional(fc.constantFrom('ok', 'denied', 'tool_error')),
+      outcome: fc.constantFrom('ok' as const, 'denied' as const, 'tool_error' as const),
       error: optional(fc.string()),
       latencyMs: optional(fc.double({ min: 0, max: 1e6, noNaN: true })),
     });
