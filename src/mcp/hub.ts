@@ -6,6 +6,7 @@ import { HubError, RpcError, toRpcError } from '../server/errors.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { HubMetrics } from '../telemetry/metrics.ts';
 import { traceUpstream } from '../telemetry/tracing.ts';
+import { Cancellation } from '../upstream/cancellation.ts';
 import type { CallContext, ServerUpstream, UpstreamState } from '../upstream/types.ts';
 import { AccessControl } from './access.ts';
 import { Catalog, fetchAll, type ListKind, type ServerLists, type Target } from './catalog.ts';
@@ -358,9 +359,9 @@ export class McpHub implements MethodHost {
       });
       return;
     }
-    const controller = new AbortController();
+    const cancellation = new Cancellation();
     const note: RequestNote = {};
-    session.inFlight.set(request.id, controller);
+    session.inFlight.set(request.id, cancellation);
     metrics?.requestStarted();
     let outcome: AuditOutcome = 'ok';
     let error: string | undefined;
@@ -375,7 +376,7 @@ export class McpHub implements MethodHost {
         principal: origin.principal,
         params: request.params ?? {},
         channel,
-        signal: controller.signal,
+        cancellation,
         note,
       });
       if ((result as { isError?: unknown } | undefined)?.isError === true) outcome = 'tool_error';
@@ -427,7 +428,7 @@ export class McpHub implements MethodHost {
     if (n.method === 'notifications/initialized') session.initialized = true;
     else if (n.method === 'notifications/cancelled') {
       const id = n.params?.requestId;
-      if (typeof id === 'string' || typeof id === 'number') session.inFlight.get(id)?.abort();
+      if (typeof id === 'string' || typeof id === 'number') session.inFlight.get(id)?.cancel();
     }
   }
 

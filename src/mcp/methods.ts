@@ -2,6 +2,7 @@ import type { Principal } from '../auth/principal.ts';
 import type { AccessRequest, Decision } from '../policy/index.ts';
 import { HubError } from '../server/errors.ts';
 import { traceAuthorize } from '../telemetry/tracing.ts';
+import type { Cancellation } from '../upstream/cancellation.ts';
 import type { CallContext } from '../upstream/types.ts';
 import type { AccessControl } from './access.ts';
 import type { Catalog, ListKind, Target } from './catalog.ts';
@@ -51,7 +52,7 @@ export interface RequestContext {
   principal: Principal;
   params: Params;
   channel: ResponseChannel;
-  signal: AbortSignal;
+  cancellation: Cancellation;
   note: RequestNote;
 }
 
@@ -69,7 +70,7 @@ function stringParam(params: Params, key: string): string {
 function callContext(ctx: RequestContext): CallContext {
   const { session, channel } = ctx;
   ctx.note.call = {
-    signal: ctx.signal,
+    cancellation: ctx.cancellation,
     replica: undefined,
     onNotification: (n: JsonRpcNotification) => {
       if (!channel.send(n)) session.stream?.send(n);

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Principal } from '../auth/principal.ts';
 import { HubError } from '../server/errors.ts';
+import type { Cancellation } from '../upstream/cancellation.ts';
 import type { EventStream } from './channel.ts';
 import type { JsonRpcErrorObject, JsonRpcId } from './jsonrpc.ts';
 
@@ -48,8 +49,8 @@ export class Session {
   listCache: { key: string; lists: Partial<Record<string, Record<string, unknown>[]>> } | undefined;
   /** Exposed resource URIs this session subscribed to. */
   readonly subscriptions = new Set<string>();
-  /** Downstream request id → its abort controller, for notifications/cancelled. */
-  readonly inFlight = new Map<JsonRpcId, AbortController>();
+  /** Downstream request id → its cancellation, for notifications/cancelled. */
+  readonly inFlight = new Map<JsonRpcId, Cancellation>();
   private readonly pending = new Map<string, PendingClientRequest>();
   private nextClientRequestId = 0;
 
@@ -89,7 +90,7 @@ export class Session {
 
   /** Ends everything the session holds. */
   close(): void {
-    for (const controller of this.inFlight.values()) controller.abort();
+    for (const cancellation of this.inFlight.values()) cancellation.cancel();
     this.inFlight.clear();
     for (const entry of this.pending.values()) entry.reject({ code: -32000, message: 'Session closed' });
     this.pending.clear();

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JsonRpcNotification } from '../mcp/jsonrpc.ts';
 import { HubError } from '../server/errors.ts';
 import { silentLogger } from '../telemetry/logger.ts';
+import { Cancellation } from './cancellation.ts';
 import { JsonRpcConnection } from './connection.ts';
 import { StdioTransport } from './stdio.ts';
 import { processAlive, TEST_SERVER, textOf, until } from './testing/helpers.ts';
@@ -119,12 +120,12 @@ describe('JsonRpcConnection over stdio', () => {
 
   it('cannot attribute when two requests have hooks: the unrelated handler answers', async () => {
     unrelatedRequests.length = 0;
-    const ac = new AbortController();
+    const cancellation = new Cancellation();
     const slow = conn
       .request(
         'tools/call',
         { name: 'slow', arguments: { ms: 20_000 } },
-        { signal: ac.signal, onNotification: () => {} },
+        { cancellation, onNotification: () => {} },
       )
       .catch((e: unknown) => e);
     const hookCalls: string[] = [];
@@ -141,7 +142,7 @@ describe('JsonRpcConnection over stdio', () => {
     expect(textOf(result)).toBe('from-unrelated');
     expect(hookCalls).toEqual([]);
     expect(unrelatedRequests).toEqual(['sampling/createMessage']);
-    ac.abort();
+    cancellation.cancel();
     expect(await slow).toMatchObject({ code: 'CANCELLED' });
   });
 
@@ -164,23 +165,21 @@ describe('JsonRpcConnection over stdio', () => {
     expect(conn.inFlight).toBe(0);
   });
 
-  it('cancels on abort: CANCELLED here, notifications/cancelled upstream', async () => {
+  it('cancels on cancellation: CANCELLED here, notifications/cancelled upstream', async () => {
     const before = (await stats(conn)).cancelled.length;
-    const ac = new AbortController();
-    const pending = conn.request(
-      'tools/call',
-      { name: 'slow', arguments: { ms: 20_000 } },
-      { signal: ac.signal },
-    );
+    const cancellation = new Cancellation();
+    const pending = conn.request('tools/call', { name: 'slow', arguments: { ms: 20_000 } }, { cancellation });
     await until(() => conn.inFlight === 1, 'request in flight');
-    ac.abort();
+    cancellation.cancel();
     await expect(pending).rejects.toMatchObject({ code: 'CANCELLED' });
     await until(async () => (await stats(conn)).cancelled.length === before + 1, 'upstream saw the cancel');
   });
 
-  it('rejects an already-aborted signal without sending', async () => {
+  it('rejects an already-cancelled request without sending', async () => {
+    const cancellation = new Cancellation();
+    cancellation.cancel();
     await expect(
-      conn.request('tools/call', { name: 'echo', arguments: { text: 'x' } }, { signal: AbortSignal.abort() }),
+      conn.request('tools/call', { name: 'echo', arguments: { text: 'x' } }, { cancellation }),
     ).rejects.toBeInstanceOf(HubError);
   });
 

@@ -9,6 +9,7 @@ import type {
 } from '../mcp/jsonrpc.ts';
 import { HubError, JsonRpcCode, RpcError, toRpcError } from '../server/errors.ts';
 import type { Logger } from '../telemetry/logger.ts';
+import { Cancellation } from './cancellation.ts';
 import { isConnectError, NotSentError, SessionExpiredError, type Transport } from './transport.ts';
 import type {
   CallContext,
@@ -66,7 +67,8 @@ type ProgressToken = string | number;
 /** One request in flight: a class so every entry has the same shape (the hot path allocates one each). */
 class Pending {
   timer: NodeJS.Timeout | undefined;
-  abort: AbortController | undefined;
+  /** Ends the HTTP exchange of this request (abortable transports). */
+  abort: Cancellation | undefined;
   onAbort: (() => void) | undefined;
   generation = 0;
   retried = false;
@@ -174,7 +176,7 @@ export class JsonRpcConnection implements UpstreamConnection {
         .send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: p.id, reason } })
         .catch(noop);
     }
-    p.abort?.abort();
+    p.abort?.cancel();
     p.reject(
       new HubError(code, code === 'CANCELLED' ? 'request cancelled' : `upstream ${this.opts.name} ${reason}`),
     );
@@ -187,8 +189,8 @@ export class JsonRpcConnection implements UpstreamConnection {
     timeoutMs: number,
     handshake: boolean,
   ): Promise<unknown> {
-    const signal = ctx?.signal;
-    if (signal?.aborted) return Promise.reject(new HubError('CANCELLED', 'request cancelled'));
+    const cancellation = ctx?.cancellation;
+    if (cancellation?.cancelled) return Promise.reject(new HubError('CANCELLED', 'request cancelled'));
     const id = ++this.lastId;
     let sendParams = params;
     let originalToken: ProgressToken | undefined;
@@ -212,9 +214,9 @@ export class JsonRpcConnection implements UpstreamConnection {
         this.hooked.add(p);
       }
       p.timer = setTimeout(onTimeout, timeoutMs, this, p);
-      if (signal !== undefined) {
+      if (cancellation !== undefined) {
         p.onAbort = () => this.cancelPending(p, 'CANCELLED');
-        signal.addEventListener('abort', p.onAbort, { once: true });
+        cancellation.onCancel(p.onAbort);
       }
       this.transmit(p, handshake);
     });
@@ -228,10 +230,8 @@ export class JsonRpcConnection implements UpstreamConnection {
     }
     if (this.pending.get(p.id) !== p) return;
     p.generation = this.generation;
-    if (this.transport.abortable) p.abort = new AbortController();
-    this.transport
-      .send(p.message, p.abort?.signal)
-      .then(undefined, (err: unknown) => this.onSendFailed(p, err));
+    if (this.transport.abortable) p.abort = new Cancellation();
+    this.transport.send(p.message, p.abort).then(undefined, (err: unknown) => this.onSendFailed(p, err));
   }
 
   private onSendFailed(p: Pending, err: unknown): void {
@@ -432,14 +432,14 @@ export class JsonRpcConnection implements UpstreamConnection {
     this.pending.delete(p.id);
     this.hooked.delete(p);
     if (p.timer !== undefined) clearTimeout(p.timer);
-    if (p.onAbort !== undefined) p.ctx?.signal?.removeEventListener('abort', p.onAbort);
+    if (p.onAbort !== undefined) p.ctx?.cancellation?.offCancel(p.onAbort);
   }
 
   private rejectAll(err: unknown): void {
     const error = toHubError(err, `upstream ${this.opts.name} connection lost`);
     for (const p of this.pending.values()) {
       this.settle(p);
-      p.abort?.abort();
+      p.abort?.cancel();
       p.reject(error);
     }
     for (const ac of this.inbound.values()) ac.abort();

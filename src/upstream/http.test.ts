@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JsonRpcNotification } from '../mcp/jsonrpc.ts';
 import { silentLogger } from '../telemetry/logger.ts';
+import { Cancellation } from './cancellation.ts';
 import { JsonRpcConnection } from './connection.ts';
 import { HttpTransport } from './http.ts';
 import { retryPolicy } from './retry-policy.ts';
@@ -118,6 +119,17 @@ describe.each([
     await expect(
       conn.request('tools/call', { name: 'slow', arguments: { ms: 20_000 } }, { timeoutMs: 100 }),
     ).rejects.toMatchObject({ code: 'UPSTREAM_TIMEOUT' });
+    await until(async () => (await stats(conn)).cancelled.length === before + 1, 'upstream saw the cancel');
+  });
+
+  it("cancels on the caller's cancellation: the exchange ends and the upstream is told", async () => {
+    const before = (await stats(conn)).cancelled.length;
+    const cancellation = new Cancellation();
+    const pending = conn.request('tools/call', { name: 'slow', arguments: { ms: 20_000 } }, { cancellation });
+    await until(() => conn.inFlight === 1, 'request in flight');
+    cancellation.cancel();
+    await expect(pending).rejects.toMatchObject({ code: 'CANCELLED' });
+    expect(conn.inFlight).toBe(0);
     await until(async () => (await stats(conn)).cancelled.length === before + 1, 'upstream saw the cancel');
   });
 

@@ -2,6 +2,7 @@ import { Pool } from 'undici';
 import type { JsonRpcId, JsonRpcMessage } from '../mcp/jsonrpc.ts';
 import { HubError } from '../server/errors.ts';
 import type { Logger } from '../telemetry/logger.ts';
+import type { Cancellation } from './cancellation.ts';
 import { parseMessages, readSse, type StreamCursor, sleep } from './sse-reader.ts';
 import { isConnectError, NotSentError, SessionExpiredError, type Transport } from './transport.ts';
 
@@ -79,7 +80,7 @@ export class HttpTransport implements Transport {
     this.postHeaders = this.buildHeaders('POST');
   }
 
-  async send(message: JsonRpcMessage, signal?: AbortSignal): Promise<void> {
+  async send(message: JsonRpcMessage, cancellation?: Cancellation): Promise<void> {
     if (this.closed || this.down) throw new NotSentError('upstream transport is closed');
     const requestId = 'method' in message && 'id' in message ? message.id : undefined;
     const session = this.sessionId;
@@ -90,7 +91,8 @@ export class HttpTransport implements Transport {
         method: 'POST',
         headers: this.postHeaders,
         body: JSON.stringify(message),
-        signal,
+        // undici takes the cancellation as its signal (an EventEmitter-style one): no AbortSignal per call.
+        signal: cancellation,
       });
     } catch (err) {
       throw this.requestFailed(err);
@@ -110,7 +112,9 @@ export class HttpTransport implements Transport {
       return;
     }
     const type = header(res.headers['content-type']);
-    if (type.startsWith('text/event-stream')) return this.readRequestStream(body, requestId, signal);
+    if (type.startsWith('text/event-stream')) {
+      return this.readRequestStream(body, requestId, cancellation?.signal);
+    }
     for (const m of parseMessages(await body.text())) this.onmessage?.(m, requestId);
   }
 

@@ -170,7 +170,7 @@ export class ServerUpstreamImpl implements ResilientUpstream {
         return result;
       } catch (err) {
         this.onCallError(replica, err);
-        if (ctx?.signal?.aborted || !this.mayRetry(err, method, params)) throw err;
+        if (ctx?.cancellation?.cancelled || !this.mayRetry(err, method, params)) throw err;
         tried = tried === undefined ? [replica] : [...tried, replica];
         lastError = err;
       }

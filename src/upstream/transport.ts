@@ -1,5 +1,6 @@
 import type { JsonRpcId, JsonRpcMessage } from '../mcp/jsonrpc.ts';
 import { HubError } from '../server/errors.ts';
+import type { Cancellation } from './cancellation.ts';
 
 /**
  * A low-level message pipe to one upstream process or endpoint. It knows nothing about MCP methods:
@@ -22,7 +23,7 @@ export interface Transport {
    * Sends one message. For a request on HTTP the promise settles when its exchange ends; rejections
    * never carry the request's answer (that comes through onmessage).
    */
-  send(message: JsonRpcMessage, signal?: AbortSignal): Promise<void>;
+  send(message: JsonRpcMessage, cancellation?: Cancellation): Promise<void>;
   /** The protocol version negotiated with this upstream (sent as MCP-Protocol-Version on HTTP). */
   setProtocolVersion?(version: string): void;
   /** The handshake is complete (notifications/initialized sent): e.g. open the standalone GET stream. */

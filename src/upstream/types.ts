@@ -1,5 +1,6 @@
 import type { JsonRpcNotification, Params } from '../mcp/jsonrpc.ts';
 import type { BreakerState } from './breaker.ts';
+import type { Cancellation } from './cancellation.ts';
 
 /** What an upstream said about itself when it was initialized. */
 export interface UpstreamInfo {
@@ -23,8 +24,8 @@ export interface CallContext {
    * Resolve with the result, or throw a HubError/RpcError to send an error back upstream.
    */
   onRequest?: (method: string, params: Params | undefined, signal: AbortSignal) => Promise<unknown>;
-  /** Aborting sends notifications/cancelled upstream (with the upstream's id) and rejects with CANCELLED. */
-  signal?: AbortSignal;
+  /** Cancelling sends notifications/cancelled upstream (with the upstream's id) and rejects with CANCELLED. */
+  cancellation?: Cancellation;
   /** Overrides the server's timeout_ms for this call; on expiry the call is cancelled upstream. */
   timeoutMs?: number;
   /** Set by the upstream layer: the replica that served the call (e.g. `database#1`), for audit. */
