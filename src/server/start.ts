@@ -13,6 +13,7 @@ import { RateLimiter } from '../ratelimit/index.ts';
 import { openStore, type Store } from '../store/store.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import { HubMetrics, metricsRoute } from '../telemetry/metrics.ts';
+import { followReplicaMetrics } from '../telemetry/replica-metrics.ts';
 import { setupTracing } from '../telemetry/tracing.ts';
 import { createServerUpstream } from '../upstream/index.ts';
 import { build, type Hub, listen } from './app.ts';
@@ -120,11 +121,11 @@ export async function startHub(
       observer: metrics,
     });
     closers.push(() => limiter.close());
+    // Only state changes carry a health; drain and disable do not end a replica (its upstream closing
+    // does: followReplicaMetrics drops the series then).
     healthServices.monitor.onChange((change) => {
-      if (change.replica === null) return;
-      if (change.to === 'healthy' || change.to === 'degraded' || change.to === 'down') {
-        metrics.setUpstreamHealth(change.server, change.replica, change.to);
-      } else if (change.to === null) metrics.forgetReplica(change.server, change.replica);
+      if (change.kind !== 'state' || change.replica === null || change.to === null) return;
+      metrics.setUpstreamHealth(change.server, change.replica, change.to);
     });
     const routes = [auth.routes, health.routes, metricsRoute(metrics, { token: env.metricsToken })];
     if (audit) {
@@ -165,7 +166,7 @@ export async function startHub(
       env,
       logger,
       config: await configFromStore(store),
-      createUpstream: health.watchUpstreams(createServerUpstream),
+      createUpstream: health.watchUpstreams(followReplicaMetrics(metrics, createServerUpstream)),
       store,
       authenticator,
       audit,

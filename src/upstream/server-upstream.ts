@@ -10,6 +10,7 @@ import { SseTransport } from './sse.ts';
 import { StdioTransport } from './stdio.ts';
 import { isNotSent, type Transport } from './transport.ts';
 import type {
+  BreakerChangeHandler,
   CallContext,
   HealthState,
   NotificationHandler,
@@ -60,6 +61,7 @@ export class ServerUpstreamImpl implements ResilientUpstream {
   private readonly notificationHandlers = new Set<NotificationHandler>();
   private readonly stateHandlers = new Set<(state: UpstreamState, error?: Error) => void>();
   private readonly replicaHandlers = new Set<() => void>();
+  private readonly breakerHandlers = new Set<BreakerChangeHandler>();
   private unrelated: UnrelatedRequestHandler | undefined;
   private readonly listChangedTimers = new Map<string, NodeJS.Timeout>();
   private readonly listChangedWindowMs: number;
@@ -204,6 +206,11 @@ export class ServerUpstreamImpl implements ResilientUpstream {
   onReplicaChange(handler: () => void): () => void {
     this.replicaHandlers.add(handler);
     return () => this.replicaHandlers.delete(handler);
+  }
+
+  onBreakerChange(handler: BreakerChangeHandler): () => void {
+    this.breakerHandlers.add(handler);
+    return () => this.breakerHandlers.delete(handler);
   }
 
   setUnrelatedRequestHandler(handler: UnrelatedRequestHandler): void {
@@ -402,6 +409,13 @@ export class ServerUpstreamImpl implements ResilientUpstream {
     const log = state === 'open' ? this.logger.warn : this.logger.info;
     log.call(this.logger, { server: this.name, replica: replica.id, breaker: state }, 'circuit breaker');
     if (state === 'open') this.noteFailure();
+    for (const handler of this.breakerHandlers) {
+      try {
+        handler(replica.id, state);
+      } catch (err) {
+        this.logger.error({ server: this.name, err }, 'breaker change handler failed');
+      }
+    }
     this.changed();
   }
 

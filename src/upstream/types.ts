@@ -77,6 +77,8 @@ export type HealthState = 'healthy' | 'degraded' | 'down';
 
 export type { BreakerState };
 
+export type BreakerChangeHandler = (replicaId: string, state: BreakerState) => void;
+
 /** What the upstream layer knows about one replica right now (cheap to build; not on the hot path). */
 export interface ReplicaStatus {
   /** `server#n`, n from 1: the name used in logs, audit (`CallContext.replica`) and the admin API. */
@@ -111,6 +113,8 @@ export interface ResilientUpstream extends ServerUpstream {
   probe(replicaId: string, timeoutMs: number): Promise<void>;
   /** Called when any replica's status may have changed (connection, breaker, failures, probe, drain). */
   onReplicaChange(handler: () => void): () => void;
+  /** Called on each circuit breaker transition of a replica (`server#n`); rare, never per call. */
+  onBreakerChange(handler: BreakerChangeHandler): () => void;
   disable(reason: string): void;
   enable(): void;
   /** Stops sending new calls to a replica; resolves when its in-flight calls finished (or after timeoutMs). */
