@@ -1,9 +1,10 @@
 /**
  * The OpenAPI 3.1 document for /api/v1, written from the same route table the plugin registers, plus
- * hand-written schemas for the bodies (they follow the zod schemas in the services and config).
+ * hand-written schemas for the bodies (they follow the zod schemas in the services and config), plus
+ * the sections other plugins describe (the audit API: src/audit/openapi.ts).
  */
 import { VERSION } from '../server/version.ts';
-import type { JsonSchema, RouteSpec } from './route-table.ts';
+import type { ApiSection, JsonSchema, RouteDoc, RouteResponse } from './route-table.ts';
 
 const globList: JsonSchema = {
   oneOf: [
@@ -294,7 +295,7 @@ export const schemas: Record<string, JsonSchema> = {
   },
 };
 
-const errorResponses = (spec: RouteSpec): Record<string, unknown> => {
+const errorResponses = (spec: RouteDoc): Record<string, unknown> => {
   const error = (description: string) => ({
     description,
     content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
@@ -314,9 +315,22 @@ export function openApiPath(url: string): string {
   return url.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
 }
 
-export function buildOpenApiDocument(routes: readonly RouteSpec[]): Record<string, unknown> {
+function response(r: RouteResponse): Record<string, unknown> {
+  const content = r.content ?? (r.schema ? { 'application/json': r.schema } : undefined);
+  if (content === undefined) return { description: r.description };
+  return {
+    description: r.description,
+    content: Object.fromEntries(Object.entries(content).map(([type, schema]) => [type, { schema }])),
+  };
+}
+
+/** The document for the admin routes, and for the routes of `others` (registered by their own plugins). */
+export function buildOpenApiDocument(
+  routes: readonly RouteDoc[],
+  others: readonly ApiSection[] = [],
+): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
-  for (const spec of routes) {
+  for (const spec of [...routes, ...others.flatMap((section) => section.routes)]) {
     const path = openApiPath(spec.url);
     const operation: Record<string, unknown> = {
       operationId: spec.operationId,
@@ -328,14 +342,7 @@ export function buildOpenApiDocument(routes: readonly RouteSpec[]): Record<strin
         ? { requestBody: { required: true, content: { 'application/json': { schema: spec.body } } } }
         : {}),
       responses: {
-        ...Object.fromEntries(
-          Object.entries(spec.responses).map(([status, r]) => [
-            status,
-            r.schema
-              ? { description: r.description, content: { 'application/json': { schema: r.schema } } }
-              : { description: r.description },
-          ]),
-        ),
+        ...Object.fromEntries(Object.entries(spec.responses).map(([status, r]) => [status, response(r)])),
         ...errorResponses(spec),
       },
     };
@@ -347,7 +354,7 @@ export function buildOpenApiDocument(routes: readonly RouteSpec[]): Record<strin
       title: 'omnihub admin API',
       version: VERSION,
       description:
-        'Users, roles, API keys, upstream servers and access checks. Authenticate with `Authorization: Bearer <token or API key>`.',
+        'Users, roles, API keys, upstream servers, access checks and the audit log. Authenticate with `Authorization: Bearer <token or API key>`.',
     },
     servers: [{ url: '/' }],
     security: [{ bearer: [] }],
@@ -361,7 +368,7 @@ export function buildOpenApiDocument(routes: readonly RouteSpec[]): Record<strin
             'A hub access token (JWT), an API key (`omh_…`) or a token of a configured identity provider',
         },
       },
-      schemas,
+      schemas: Object.assign({}, schemas, ...others.map((section) => section.schemas)),
     },
   };
 }

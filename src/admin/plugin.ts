@@ -15,7 +15,7 @@ import { actorFromPrincipal, type ChangeContext } from './changes.ts';
 import { parseInput, sendError } from './http.ts';
 import { buildOpenApiDocument } from './openapi.ts';
 import { RoleService } from './role-service.ts';
-import { type RouteSpec, ref } from './route-table.ts';
+import { type ApiSection, type RouteSpec, ref } from './route-table.ts';
 import { type ApiKeyManager, keyRoutes } from './routes/keys.ts';
 import { roleRoutes } from './routes/roles.ts';
 import { serverRoutes } from './routes/servers.ts';
@@ -35,6 +35,8 @@ export interface AdminRoutesOptions {
   logger: Logger;
   /** `WWW-Authenticate` on 401, e.g. `Bearer resource_metadata="https://hub/.well-known/oauth-protected-resource"`. */
   challenge?: string | (() => string);
+  /** /api/v1 routes other plugins register (the audit API): described in the OpenAPI document too. */
+  documented?: readonly ApiSection[];
 }
 
 /** Admin means the `admin` role, and not through a narrowed API key (scopes narrow everything). */
@@ -91,7 +93,7 @@ export function adminRouteTable(options: AdminRoutesOptions): RouteSpec[] {
     access: 'public',
     responses: { 200: { description: 'The OpenAPI document', schema: { type: 'object' } } },
     async handler() {
-      document ??= buildOpenApiDocument(routes);
+      document ??= buildOpenApiDocument(routes, options.documented);
       return document;
     },
   });

@@ -13,7 +13,7 @@ export type JsonSchema = Record<string, unknown>;
 
 export interface Parameter {
   name: string;
-  in: 'path' | 'query';
+  in: 'path' | 'query' | 'header';
   description: string;
   required?: boolean;
   schema: JsonSchema;
@@ -40,8 +40,28 @@ export interface RouteSpec {
   parameters?: Parameter[];
   body?: JsonSchema;
   /** Success responses by status, e.g. `{ 200: { description, schema } }`. */
-  responses: Record<number, { description: string; schema?: JsonSchema }>;
+  responses: Record<number, RouteResponse>;
   handler: (ctx: RouteContext) => Promise<unknown>;
+}
+
+export interface RouteResponse {
+  description: string;
+  /** A JSON body. */
+  schema?: JsonSchema;
+  /** Bodies by media type, for responses that are not JSON (exports, event streams). */
+  content?: Record<string, JsonSchema>;
+}
+
+/** What the OpenAPI document says about a route: its spec without the handler. */
+export type RouteDoc = Omit<RouteSpec, 'handler'>;
+
+/**
+ * Routes another plugin registers under /api/v1 (the audit API), and the schemas they refer to: the
+ * admin plugin's OpenAPI document describes them too.
+ */
+export interface ApiSection {
+  routes: readonly RouteDoc[];
+  schemas: Record<string, JsonSchema>;
 }
 
 export const ref = (name: string): JsonSchema => ({ $ref: `#/components/schemas/${name}` });

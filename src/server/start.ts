@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { adminRoutes } from '../admin/plugin.ts';
 import { AuditLog } from '../audit/log.ts';
+import { auditApi } from '../audit/openapi.ts';
 import { auditRoutes } from '../audit/routes.ts';
 import { type AuthServices, createAuthServices, ensureFirstAdmin, wwwAuthenticate } from '../auth/index.ts';
 import type { Authenticator, Principal } from '../auth/principal.ts';
@@ -149,6 +150,7 @@ export async function startHub(
           audit,
           logger,
           challenge,
+          documented: audit ? [auditApi] : [],
         });
       },
       async (app) => {

@@ -1,14 +1,18 @@
 /**
- * The OpenAPI document stays true: every /api/v1 route the admin plugin registers is in it (and
- * nothing else), and every `$ref` resolves.
+ * The OpenAPI document stays true: every /api/v1 route the admin and audit plugins register is in it
+ * (and nothing else), and every `$ref` resolves. Both plugins are registered here as startHub does: a
+ * plugin left out of this app would be left out of the comparison too.
  */
-import Fastify from 'fastify';
+import Fastify, { type FastifyRequest } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminRoutes } from '../../src/admin/plugin.ts';
 import { type AdminFixture, adminFixture } from '../../src/admin/test-fixture.ts';
+import { auditApi } from '../../src/audit/openapi.ts';
+import { auditRoutes } from '../../src/audit/routes.ts';
 import { compilePolicy } from '../../src/policy/index.ts';
 import { backends } from '../../src/store/test-backends.ts';
 import { silentLogger } from '../../src/telemetry/logger.ts';
+import { startTestHub } from '../helpers/hub.ts';
 
 const pglite = backends.find((b) => b.kind === 'pglite');
 if (!pglite) throw new Error('PGlite backend missing');
@@ -24,20 +28,23 @@ describe('OpenAPI document', () => {
 
   beforeAll(async () => {
     f = await adminFixture(pglite);
-    // A second app with only the admin plugin, recording every route it registers.
+    // A second app with the admin and audit plugins, recording every route they register.
     const app = Fastify();
     app.addHook('onRoute', (route) => {
       const methods = Array.isArray(route.method) ? route.method : [route.method];
       for (const m of methods)
         if (m !== 'HEAD' && route.url.startsWith('/api/v1')) registered.add(`${m} ${route.url}`);
     });
+    const authenticate = (req: FastifyRequest) => f.auth.authenticator.authenticate(req.headers);
     await app.register(adminRoutes, {
       store: f.store,
-      authenticate: (req) => f.auth.authenticator.authenticate(req.headers),
+      authenticate,
       apiKeys: f.auth.apiKeys,
       policy: () => compilePolicy({}),
       logger: silentLogger,
+      documented: [auditApi],
     });
+    await app.register(auditRoutes, { audit: { onAppend: () => () => {} }, store: f.store, authenticate });
     await app.ready();
     const res = await app.inject({ method: 'GET', url: '/api/v1/openapi.json' });
     expect(res.statusCode).toBe(200);
@@ -58,6 +65,25 @@ describe('OpenAPI document', () => {
     }
     expect(registered.size).toBeGreaterThan(20);
     expect([...registered].sort()).toEqual([...documented].sort());
+    expect([...documented].filter((r) => r.includes('/api/v1/audit')).sort()).toEqual([
+      'GET /api/v1/audit',
+      'GET /api/v1/audit/export',
+      'GET /api/v1/audit/stream',
+      'POST /api/v1/audit/verify',
+    ]);
+  });
+
+  it('describes the audit filters, cursor and export format', () => {
+    type Param = { name: string; schema: { enum?: string[] } };
+    const parameters = (path: string): Param[] =>
+      (doc.paths[path]?.get as { parameters?: Param[] } | undefined)?.parameters ?? [];
+    const names = (path: string) => parameters(path).map((p) => p.name);
+    const filters = 'user server tool resource decision outcome type action from to q'.split(' ');
+    expect(names('/api/v1/audit')).toEqual(expect.arrayContaining([...filters, 'limit', 'cursor']));
+    expect(names('/api/v1/audit/export')).toEqual(expect.arrayContaining([...filters, 'format']));
+    expect(names('/api/v1/audit/stream')).toEqual(expect.arrayContaining([...filters, 'Last-Event-ID']));
+    const format = parameters('/api/v1/audit/export').find((p) => p.name === 'format');
+    expect(format?.schema.enum).toEqual(['jsonl', 'csv']);
   });
 
   it('has unique operation ids, success and error responses, and resolvable references', () => {
@@ -81,8 +107,20 @@ describe('OpenAPI document', () => {
     }
   });
 
+  it('is the document a running hub serves', async () => {
+    const hub = await startTestHub({ servers: {} });
+    try {
+      const res = await fetch(`${hub.url}/api/v1/openapi.json`);
+      expect((await res.json()).paths).toEqual(doc.paths);
+    } finally {
+      await hub.stop();
+    }
+  });
+
   it('is the same document when served next to the auth routes', async () => {
+    // The fixture's app has no audit API, so its document leaves it out.
     const res = await f.app.inject({ method: 'GET', url: '/api/v1/openapi.json' });
-    expect(res.json().paths).toEqual(doc.paths);
+    const withoutAudit = Object.entries(doc.paths).filter(([path]) => !path.startsWith('/api/v1/audit'));
+    expect(res.json().paths).toEqual(Object.fromEntries(withoutAudit));
   });
 });
