@@ -1,9 +1,8 @@
 import { afterEach, expect, it } from 'vitest';
-import { eventually } from '../../test/helpers/hub.ts';
 import { parseConfig } from '../config/load.ts';
 import type { ServerConfig } from '../config/schema.ts';
 import { createServerUpstream } from '../upstream/index.ts';
-import { TEST_SERVER } from '../upstream/testing/helpers.ts';
+import { TEST_SERVER, until } from '../upstream/testing/helpers.ts';
 import type { ResilientUpstream } from '../upstream/types.ts';
 import { silentLogger } from './logger.ts';
 import { HubMetrics } from './metrics.ts';
@@ -48,7 +47,7 @@ it('follows a replica breaker through open, half-open and closed; drops the seri
   const slow = upstream.request('tools/call', { name: 'slow', arguments: { ms: 5_000 } }, { timeoutMs: 100 });
   await expect(slow).rejects.toMatchObject({ code: 'UPSTREAM_TIMEOUT' });
   expect((await breaker('svc#1')).current).toEqual(['open']);
-  await eventually(async () => expect((await breaker('svc#1')).current).toEqual(['half_open']));
+  await until(async () => (await breaker('svc#1')).current[0] === 'half_open', 'the breaker to half-open');
   await upstream.request('tools/call', { name: 'echo', arguments: { text: 'back' } });
   expect((await breaker('svc#1')).current).toEqual(['closed']);
 
