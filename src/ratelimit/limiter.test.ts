@@ -1,6 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { Principal } from '../auth/principal.ts';
@@ -9,6 +7,7 @@ import { silentLogger } from '../telemetry/logger.ts';
 import { type RateLimitsConfig, rateLimitsSchema } from './config.ts';
 import { RateLimiter, type RateLimitObserver } from './limiter.ts';
 import type { LimitScope } from './plan.ts';
+import { startRedis, stopAllRedis, stopRedis } from './testing/redis.ts';
 
 const SHARED_REDIS = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -203,20 +202,17 @@ describe('RateLimiter shared through Redis', () => {
   });
 
   describe('when Redis goes away', () => {
-    let server: ChildProcess | undefined;
-    afterAll(() => {
-      server?.kill('SIGKILL');
-    });
+    // Whatever happened in the test (a failed expectation, a timeout mid-start): no server is left behind.
+    afterAll(stopAllRedis);
 
     it('keeps serving with local limits, says so, and shares again when it is back', async () => {
-      const port = await freePort();
-      server = await startRedis(port);
+      const server = await startRedis();
       const observer = new Recorder();
       const limiter = track(
         new RateLimiter({
           config: config({ default: { rate: 3, per: '1h' } }),
           logger: silentLogger,
-          redis: `redis://127.0.0.1:${port}`,
+          redis: server.url,
           keyPrefix: `omnihub:rl:test:${randomUUID()}:`,
           observer,
         }),
@@ -224,7 +220,7 @@ describe('RateLimiter shared through Redis', () => {
       await waitFor(() => limiter.backend === 'redis');
       expect(await allowedOf(limiter, alice, 2)).toBe(2);
 
-      await stopRedis(server);
+      await stopRedis(server.child);
       await waitFor(() => limiter.backend === 'redis-unavailable');
       expect(observer.sharedStates).toEqual([true, false]);
       // Still limiting, from this instance's own buckets (which start full), synchronously.
@@ -234,7 +230,7 @@ describe('RateLimiter shared through Redis', () => {
       expect(observer.fallbacks).toBeGreaterThanOrEqual(6);
 
       // Redis is back (empty: it keeps nothing on disk): shared buckets again.
-      server = await startRedis(port);
+      await startRedis(server.port);
       await waitFor(() => limiter.backend === 'redis', 15_000);
       expect(observer.sharedStates).toEqual([true, false, true]);
       expect(limiter.check(alice)).toBeInstanceOf(Promise);
@@ -249,42 +245,4 @@ async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<vo
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 20));
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      srv.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
-
-/** A private Redis (never the shared one): nothing on disk, loopback only. */
-async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout?.on('data', (c: Buffer) => {
-      out += c.toString();
-      if (/Ready to accept connections/.test(out)) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${out}`)));
-  });
-  return child;
-}
-
-async function stopRedis(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGKILL');
-  await exited;
 }

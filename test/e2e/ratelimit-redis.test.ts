@@ -7,7 +7,7 @@
  * both: exactly what a user with one API key spread over two instances looks like to the limiter. Each
  * run uses a server name of its own, so its Redis keys (`omnihub:rl:{…}:s:<server>`) are its own too.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type PrivateRedis, startRedis, stopAllRedis, stopRedis } from '../../src/ratelimit/testing/redis.ts';
 import { connectClient } from '../helpers/client.ts';
 import { eventually } from '../helpers/hub.ts';
 import { EVERYTHING, freePort, killGroup, spawnUntil } from '../helpers/processes.ts';
@@ -34,6 +35,7 @@ const clients: Client[] = [];
 afterAll(async () => {
   for (const client of clients) await client.close().catch(() => undefined);
   for (const child of started) killGroup(child, 'SIGKILL');
+  await stopAllRedis();
 });
 
 /** Starts `omnihub start` with a config limiting `server` to LIMIT calls an hour per principal. */
@@ -147,34 +149,13 @@ describe('two hub processes sharing Redis', () => {
 
 describe('a hub whose Redis goes away', () => {
   const server = `rl_${randomBytes(5).toString('hex')}`;
-  let redis: ChildProcess;
-  let redisPort: number;
+  let redis: PrivateRedis;
   let hub: HubProcess;
   let client: Client;
 
-  /** A private Redis (never the shared one): nothing on disk, loopback only. */
-  async function startRedis(): Promise<ChildProcess> {
-    const child = spawn(
-      'redis-server',
-      ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    started.push(child);
-    await new Promise<void>((resolve, reject) => {
-      let out = '';
-      child.stdout?.on('data', (c: Buffer) => {
-        out += c.toString();
-        if (/Ready to accept connections/.test(out)) resolve();
-      });
-      child.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${out}`)));
-    });
-    return child;
-  }
-
   beforeAll(async () => {
-    redisPort = await freePort();
     redis = await startRedis();
-    hub = await startHubProcess(server, `redis://127.0.0.1:${redisPort}`);
+    hub = await startHubProcess(server, redis.url);
     client = await clientFor(hub, server);
   }, 120_000);
 
@@ -182,9 +163,7 @@ describe('a hub whose Redis goes away', () => {
     expect(await echo(client)).toBe('ok');
     await eventually(async () => expect(await metricsOf(hub)).toMatch(/omnihub_rate_limit_redis_up 1/));
 
-    const exited = new Promise((r) => redis.once('exit', r));
-    redis.kill('SIGKILL');
-    await exited;
+    await stopRedis(redis.child);
     await eventually(() => expect(hub.output()).toMatch(/Redis is unreachable/), 10_000);
     // Still serving, still limiting: this instance's own buckets start full.
     const answers: ('ok' | number)[] = [];
@@ -194,7 +173,7 @@ describe('a hub whose Redis goes away', () => {
     expect(text).toMatch(/omnihub_rate_limit_redis_up 0/);
     expect(text).toMatch(/omnihub_rate_limit_local_fallback_total [1-9]/);
 
-    redis = await startRedis();
+    redis = await startRedis(redis.port);
     await eventually(() => expect(hub.output()).toMatch(/Redis is back/), 15_000);
     await eventually(async () => expect(await metricsOf(hub)).toMatch(/omnihub_rate_limit_redis_up 1/));
     // The restarted Redis is empty (it keeps nothing on disk): the shared bucket is full again.

@@ -29,10 +29,11 @@ export async function spawnUntil(
   });
   let output = '';
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`not ready in time: ${command} ${args.join(' ')}\n${output}`)),
-      timeoutMs,
-    );
+    const timer = setTimeout(() => {
+      // Nobody else holds the child yet: left running, it would outlive the test run.
+      killGroup(child, 'SIGKILL');
+      reject(new Error(`not ready in time: ${command} ${args.join(' ')}\n${output}`));
+    }, timeoutMs);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       if (ready.test(output)) {
