@@ -5,6 +5,7 @@ import { backends, type TestDatabase, waitFor } from '../store/test-backends.ts'
 import { applyConfig } from './apply.ts';
 import { parseConfig } from './load.ts';
 import type { HubConfig } from './schema.ts';
+import { readStoredSections } from './settings.ts';
 
 const base = {
   servers: {
@@ -38,7 +39,8 @@ async function snapshot(store: Store) {
     .orderBy('user_id')
     .orderBy('role_name')
     .execute();
-  return { servers, roles, users, userRoles };
+  const settings = await store.db.selectFrom('settings').selectAll().orderBy('key').execute();
+  return { servers, roles, users, userRoles, settings };
 }
 
 describe.each(backends)('applyConfig on $kind', (backend) => {
@@ -63,6 +65,7 @@ describe.each(backends)('applyConfig on $kind', (backend) => {
       servers: { created: 2, updated: 0, unchanged: 0, removed: 0 },
       roles: { created: 2, updated: 0, unchanged: 0, removed: 0 },
       users: { created: 2, updated: 0, unchanged: 0, removed: 0 },
+      settings: { created: 0, updated: 0, unchanged: 0, removed: 0 },
       changed: true,
     });
     expect((await store.servers.get('database'))?.config).toMatchObject({ command: 'node', replicas: 2 });
@@ -86,6 +89,7 @@ describe.each(backends)('applyConfig on $kind', (backend) => {
       servers: { created: 0, updated: 0, unchanged: 2, removed: 0 },
       roles: { created: 0, updated: 0, unchanged: 2, removed: 0 },
       users: { created: 0, updated: 0, unchanged: 2, removed: 0 },
+      settings: { created: 0, updated: 0, unchanged: 0, removed: 0 },
       changed: false,
     });
     // Same hashes (no re-hash) and same updated_at everywhere.
@@ -132,6 +136,7 @@ describe.each(backends)('applyConfig on $kind', (backend) => {
       ...base,
       servers: { ...base.servers, extra: { transport: 'http', url: 'http://127.0.0.1:9200/mcp' } },
       roles: { ...base.roles, analyst: {} },
+      rate_limits: { default: { rate: 1, per: '1s' } },
     });
     config.servers.code = { ...config.servers.code!, timeout_ms: 5_000 };
     config.users = [
@@ -157,6 +162,43 @@ describe.each(backends)('applyConfig on $kind', (backend) => {
     config.servers['bad name'] = config.servers.code!;
     await expect(applyConfig(store, config)).rejects.toThrow(/check constraint/);
     expect(await snapshot(store)).toEqual(before);
+  });
+
+  it('stores rate limits and alerts; a file without them keeps them, prune clears them', async () => {
+    const withSections = {
+      ...base,
+      rate_limits: { default: { rate: 10, per: '1s' } },
+      alerts: { webhooks: [{ url: 'https://ops.example.com/hook', format: 'slack' }] },
+    };
+    const first = await applyConfig(store, parseConfig(withSections));
+    expect(first.settings).toEqual({ created: 2, updated: 0, unchanged: 0, removed: 0 });
+    const stored = await readStoredSections(store.settings);
+    expect(stored.rate_limits?.default).toEqual({ rate: 10, per: '1s' });
+    expect(stored.alerts).toMatchObject({ settle_ms: 2_000, webhooks: [{ format: 'slack', headers: {} }] });
+
+    const again = await applyConfig(store, parseConfig(withSections));
+    expect(again.settings).toEqual({ created: 0, updated: 0, unchanged: 2, removed: 0 });
+    expect(again.changed).toBe(false);
+
+    const changed = { ...withSections, rate_limits: { default: { rate: 5, per: '1s' } } };
+    expect((await applyConfig(store, parseConfig(changed))).settings).toMatchObject({
+      updated: 1,
+      unchanged: 1,
+    });
+
+    await applyConfig(store, parseConfig(base));
+    expect(Object.keys(await readStoredSections(store.settings)).sort()).toEqual(['alerts', 'rate_limits']);
+    const pruned = await applyConfig(store, parseConfig(base), { prune: true });
+    expect(pruned.settings.removed).toBe(2);
+    expect(await readStoredSections(store.settings)).toEqual({});
+  });
+
+  it('refuses a stored section this version cannot read, naming it', async () => {
+    await store.settings.set('rate_limits', { default: { rate: 'lots', per: '1s' } });
+    await expect(readStoredSections(store.settings)).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+      message: expect.stringContaining('rate_limits.default.rate'),
+    });
   });
 
   it('prunes servers and roles the config no longer lists, never users or built-in roles', async () => {

@@ -5,6 +5,7 @@ import type { Store } from '../store/store.ts';
 import { normalizeEmail } from '../store/users.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { HubConfig } from './schema.ts';
+import { STORED_SECTIONS } from './settings.ts';
 
 /** OWASP's argon2id parameters (19 MiB, 2 passes, 1 lane). */
 export const PASSWORD_HASH_OPTIONS = {
@@ -26,12 +27,17 @@ export interface ApplySummary {
   roles: ApplyCounts;
   /** Users are never removed by a config: `removed` is always 0. */
   users: ApplyCounts;
+  /** The `rate_limits` and `alerts` sections, each counted as one. */
+  settings: ApplyCounts;
   /** True when anything was created, updated or removed. */
   changed: boolean;
 }
 
 export interface ApplyOptions {
-  /** Remove servers and roles the config doesn't list (built-in roles and users are kept). */
+  /**
+   * Remove servers and roles the config doesn't list, and clear the `rate_limits` and `alerts` sections
+   * it leaves out (built-in roles and users are kept).
+   */
   prune?: boolean;
   logger?: Logger;
 }
@@ -52,8 +58,8 @@ async function passwordMatches(storedHash: string, password: string): Promise<bo
 }
 
 /**
- * Writes a validated config's servers, roles and users in one transaction: on any failure nothing
- * is changed. Re-applying the same config changes nothing (a password is re-hashed only when it no
+ * Writes a validated config's servers, roles, users, rate limits and alerts in one transaction: on any
+ * failure nothing is changed. Re-applying the same config changes nothing (a password is re-hashed only when it no
  * longer verifies against the stored hash). Other hub instances hear about it on the `config` topic.
  */
 export async function applyConfig(
@@ -61,7 +67,13 @@ export async function applyConfig(
   config: HubConfig,
   options: ApplyOptions = {},
 ): Promise<ApplySummary> {
-  const summary: ApplySummary = { servers: counts(), roles: counts(), users: counts(), changed: false };
+  const summary: ApplySummary = {
+    servers: counts(),
+    roles: counts(),
+    users: counts(),
+    settings: counts(),
+    changed: false,
+  };
 
   await store.transaction(async (tx) => {
     for (const [name, server] of Object.entries(config.servers)) {
@@ -111,9 +123,16 @@ export async function applyConfig(
       const rolesChanged = await tx.users.setRoles(id, user.roles);
       count(summary.users, outcome === 'unchanged' && rolesChanged ? 'updated' : outcome);
     }
+
+    // A section the file leaves out stays as stored, like a server it does not list.
+    for (const name of STORED_SECTIONS) {
+      const value = config[name];
+      if (value !== undefined) count(summary.settings, await tx.settings.set(name, value));
+      else if (options.prune && (await tx.settings.remove(name))) summary.settings.removed += 1;
+    }
   });
 
-  summary.changed = [summary.servers, summary.roles, summary.users].some(
+  summary.changed = [summary.servers, summary.roles, summary.users, summary.settings].some(
     (c) => c.created + c.updated + c.removed > 0,
   );
   try {

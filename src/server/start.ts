@@ -9,6 +9,7 @@ import { applyConfig } from '../config/apply.ts';
 import type { HubEnv } from '../config/env.ts';
 import { loadConfigFile } from '../config/load.ts';
 import type { HubConfig, RoleConfig, ServerConfig } from '../config/schema.ts';
+import { readStoredSections } from '../config/settings.ts';
 import { createHealthServices, type HealthServices } from '../health/index.ts';
 import { RateLimiter } from '../ratelimit/index.ts';
 import { openStore, type Store } from '../store/store.ts';
@@ -20,6 +21,7 @@ import { createServerUpstream } from '../upstream/index.ts';
 import { build, type Hub, listen } from './app.ts';
 import { HubError } from './errors.ts';
 import { forwardAuth } from './forward-auth.ts';
+import { liveSections } from './live-sections.ts';
 
 export interface RunningHub extends Hub {
   url: string;
@@ -62,7 +64,10 @@ function isLoopback(host: string): boolean {
 
 const RELOAD_TOPICS = ['config', 'servers', 'roles'];
 
-/** The running config: the store is the source of truth, so every hub instance sees the same servers. */
+/**
+ * The running config: the store is the source of truth, so every hub instance sees the same servers,
+ * roles, rate limits and alerts. (Identity providers are read from the file given at start.)
+ */
 async function configFromStore(store: Store): Promise<HubConfig> {
   const servers: Record<string, ServerConfig> = {};
   for (const record of await store.servers.list()) servers[record.name] = record.config;
@@ -70,7 +75,7 @@ async function configFromStore(store: Store): Promise<HubConfig> {
   for (const role of await store.roles.list()) {
     roles[role.name] = { description: role.description ?? undefined, allow: role.allow, deny: role.deny };
   }
-  return { servers, roles, users: [] };
+  return { servers, roles, users: [], ...(await readStoredSections(store.settings)) };
 }
 
 /**
@@ -100,23 +105,30 @@ export async function startHub(
     if (fileConfig) {
       const summary = await applyConfig(store, fileConfig, { logger });
       logger.info(
-        { file, servers: summary.servers, roles: summary.roles, users: summary.users },
+        {
+          file,
+          servers: summary.servers,
+          roles: summary.roles,
+          users: summary.users,
+          settings: summary.settings,
+        },
         'config applied',
       );
     }
     const auth = await createAuthServices({ store, env, logger, config: fileConfig, audit });
     const authenticator = env.auth === 'off' ? localAdministrator(env, logger) : auth.authenticator;
     const authenticate = (req: FastifyRequest) => authenticator.authenticate(req.headers);
+    const sections = await readStoredSections(store.settings);
     const healthServices = createHealthServices({
       logger,
       db: store.db,
-      alerts: fileConfig?.alerts,
+      alerts: sections.alerts,
       authenticate,
     });
     health = healthServices;
     const metrics = new HubMetrics();
     const limiter = new RateLimiter({
-      config: fileConfig?.rate_limits,
+      config: sections.rate_limits,
       logger: logger.child({ part: 'ratelimit' }),
       redis: env.redisUrl,
       observer: metrics,
@@ -176,10 +188,14 @@ export async function startHub(
       metrics,
       routes,
     });
-    // Servers and roles are re-read together: the reload is cheap and ordering between topics is moot.
+    const applySections = liveSections({ limiter, health: healthServices, logger }, sections);
+    // Everything is re-read together: the reload is cheap and ordering between topics is moot. Alerts
+    // go first, so a server added by the same change is watched by the new webhooks from its start.
     const reload = async () => {
-      logger.info('configuration changed; reloading servers and roles');
-      await hub.reload(await configFromStore(store));
+      logger.info('configuration changed; reloading servers, roles, rate limits and alerts');
+      const config = await configFromStore(store);
+      await applySections(config);
+      await hub.reload(config);
     };
     const offChanges = RELOAD_TOPICS.map((topic) => store.onChange(topic, reload));
     built = hub;

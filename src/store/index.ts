@@ -6,6 +6,7 @@ export type { NewRefreshToken, RefreshTokenRow, RefreshTokensRepository } from '
 export type { RoleInput, RoleRecord, RolesRepository } from './roles.ts';
 export type { Database, RoleRules, Transport } from './schema.ts';
 export type { ServerRecord, ServersRepository, UpsertOutcome } from './servers.ts';
+export type { SettingsRepository } from './settings.ts';
 export type { NewSigningKey, SigningKeyRecord, SigningKeysRepository } from './signing-keys.ts';
 export {
   type ChangeHandler,

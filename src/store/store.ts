@@ -14,6 +14,7 @@ import { type RefreshTokensRepository, refreshTokensRepository } from './refresh
 import { type RolesRepository, rolesRepository } from './roles.ts';
 import type { Database } from './schema.ts';
 import { type ServersRepository, serversRepository } from './servers.ts';
+import { type SettingsRepository, settingsRepository } from './settings.ts';
 import { type SigningKeysRepository, signingKeysRepository } from './signing-keys.ts';
 import { type UsersRepository, usersRepository } from './users.ts';
 
@@ -40,6 +41,7 @@ export interface Repositories {
   refreshTokens: RefreshTokensRepository;
   signingKeys: SigningKeysRepository;
   authSecrets: AuthSecretsRepository;
+  settings: SettingsRepository;
 }
 
 /** Repositories bound to one open transaction, plus the raw transaction for anything else. */
@@ -94,6 +96,7 @@ function repositories(db: Kysely<Database>): Repositories {
     refreshTokens: refreshTokensRepository(db),
     signingKeys: signingKeysRepository(db),
     authSecrets: authSecretsRepository(db),
+    settings: settingsRepository(db),
   };
 }
 
@@ -251,6 +254,7 @@ class StoreImpl implements Store {
   readonly refreshTokens: RefreshTokensRepository;
   readonly signingKeys: SigningKeysRepository;
   readonly authSecrets: AuthSecretsRepository;
+  readonly settings: SettingsRepository;
   readonly #bus: ChangeBus;
   readonly #onClose: () => Promise<void>;
   #closing: Promise<void> | undefined;
@@ -275,6 +279,7 @@ class StoreImpl implements Store {
     this.refreshTokens = repos.refreshTokens;
     this.signingKeys = repos.signingKeys;
     this.authSecrets = repos.authSecrets;
+    this.settings = repos.settings;
   }
 
   transaction<T>(fn: (tx: StoreTransaction) => Promise<T>): Promise<T> {
