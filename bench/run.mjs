@@ -250,6 +250,21 @@ async function startHub(name, port) {
   return { name, url, session, headers, process: process_ };
 }
 
+// The floor: a bare pass-through proxy on the same CPU (see floor-proxy.mjs).
+const FLOOR_PORT = HUB_PORT - 1;
+const floorProxy = start(0, 'node', [
+  'bench/floor-proxy.mjs',
+  '--port',
+  String(FLOOR_PORT),
+  '--upstream',
+  direct,
+]);
+const floorUrl = `http://127.0.0.1:${FLOOR_PORT}`;
+await waitFor(
+  async () => (await fetch(`${floorUrl}/mcp`, { method: 'POST', headers: HEADERS, body: '{}' })).status > 0,
+  'floor proxy',
+);
+
 const directSession = await openSession(`${direct}/mcp`);
 const runs = [];
 const peakRss = {};
@@ -263,7 +278,10 @@ const directTarget = {
 };
 // Every hub runs at once (idle while not measured); the targets are measured in rounds, one after the
 // other, so drift of this shared machine hits every target alike. Each figure is the median round.
-const targets = [directTarget];
+const targets = [
+  directTarget,
+  { name: 'floor', url: floorUrl, path: '/mcp', session: directSession, tool: 'echo', pid: floorProxy.pid },
+];
 const hubs = [];
 for (const [i, name] of profileNames.entries()) {
   const hub = await startHub(name, HUB_PORT + i);
@@ -315,8 +333,12 @@ console.log(
 console.log('|---|---|---|---|---|---|---|---|---|');
 for (const connections of CONCURRENCY) {
   const d = find('direct', connections);
+  const f = find('floor', connections);
   console.log(
     `| direct | ${connections} | ${d.rps.toFixed(0)} | 1.00 | | ${d.p50_ms.toFixed(2)} / ${d.p99_ms.toFixed(2)} | | ${d.cpu_us_per_call.toFixed(0)} | |`,
+  );
+  console.log(
+    `| floor proxy | ${connections} | ${f.rps.toFixed(0)} | ${(f.rps / d.rps).toFixed(2)} | | ${f.p50_ms.toFixed(2)} / ${f.p99_ms.toFixed(2)} | ${(f.p99_ms - d.p99_ms).toFixed(2)} | ${f.cpu_us_per_call.toFixed(0)} | |`,
   );
   for (const name of profileNames) {
     const h = find(name, connections);
