@@ -39,10 +39,8 @@ export interface AdminRoutesOptions {
   documented?: readonly ApiSection[];
 }
 
-/** Admin means the `admin` role, and not through a narrowed API key (scopes narrow everything). */
-export function isAdminPrincipal(principal: Principal): boolean {
-  return isAdmin(principal) && principal.scopes === undefined;
-}
+/** Admin means the `admin` role, and not through a narrowed API key (see `isAdmin`). */
+export const isAdminPrincipal = isAdmin;
 
 function accessRoutes(store: Store, policy: () => CompiledPolicy): RouteSpec[] {
   return [

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Principal } from '../auth/principal.ts';
+import { isAdmin, type Principal } from '../auth/principal.ts';
 import { HubError, isHubError } from '../server/errors.ts';
 import type { Store } from '../store/store.ts';
 import { type Logger, silentLogger } from '../telemetry/logger.ts';
@@ -70,8 +70,7 @@ export async function auditRoutes(app: FastifyInstance, options: AuditRoutesOpti
     }
     if (principal.method === 'none' || principal.id === 'anonymous')
       throw new HubError('UNAUTHENTICATED', 'Unauthorized');
-    if (!principal.roles.includes('admin'))
-      throw new HubError('ACCESS_DENIED', 'The audit log is for administrators');
+    if (!isAdmin(principal)) throw new HubError('ACCESS_DENIED', 'The audit log is for administrators');
     return principal;
   };
 

@@ -38,6 +38,10 @@ export interface Authenticator {
 
 export const ANONYMOUS: Principal = Object.freeze({ id: 'anonymous', roles: [], method: 'none' as const });
 
+/**
+ * Administrator means the `admin` role, and not through an API key narrowed by scopes: scopes narrow
+ * everything, so a scoped key of an admin may use the MCP servers its scopes allow and nothing more.
+ */
 export function isAdmin(principal: Principal): boolean {
-  return principal.roles.includes('admin');
+  return principal.roles.includes('admin') && principal.scopes === undefined;
 }

@@ -19,6 +19,14 @@ import { backends, TEST_DATABASE_URL, type TestDatabase } from '../../src/store/
 const principals: Record<string, Principal> = {
   'admin-token': { id: 'user:a', email: 'admin@example.com', roles: ['admin'], method: 'jwt' },
   'dev-token': { id: 'user:j', email: 'john@company.com', roles: ['developer'], method: 'jwt' },
+  // An admin's API key narrowed to one server: not an administrator.
+  'scoped-admin-key': {
+    id: 'key:s',
+    email: 'admin@example.com',
+    roles: ['admin'],
+    scopes: [{ server: 'code', tools: '*' }],
+    method: 'api_key',
+  },
 };
 
 // A full collection before each heap reading, so what is measured is what is retained.
@@ -76,13 +84,15 @@ describe(`audit API (${backend?.kind})`, () => {
     await database.dispose();
   });
 
-  it('refuses anonymous callers (401) and non-administrators (403)', async () => {
+  it('refuses anonymous callers (401) and non-administrators, scoped admin keys too (403)', async () => {
     for (const path of ['/api/v1/audit', '/api/v1/audit/export', '/api/v1/audit/stream']) {
       const anon = await fetch(`${url}${path}`);
       expect(anon.status).toBe(401);
       expect((await anon.json()).error.code).toBe('UNAUTHENTICATED');
-      const dev = await fetch(`${url}${path}`, { headers: { authorization: 'Bearer dev-token' } });
-      expect(dev.status).toBe(403);
+      for (const token of ['dev-token', 'scoped-admin-key']) {
+        const refused = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+        expect(refused.status).toBe(403);
+      }
     }
     expect((await fetch(`${url}/api/v1/audit/verify`, { method: 'POST' })).status).toBe(401);
   });
