@@ -122,7 +122,14 @@ describe.skipIf(!postgres)('audit chain tampering (PostgreSQL)', () => {
     const forged = { ...ten, id: '00000000-0000-4000-8000-000000000002' };
     await sql.query(
       `insert into audit_events select (json_populate_record(null::audit_events, $1::json)).*`,
-      [JSON.stringify({ ...forged, seq: 11, prev_hash: ten.hash, hash: chainHash(ten.hash, contentOfRow(forged)) })],
+      [
+        JSON.stringify({
+          ...forged,
+          seq: 11,
+          prev_hash: ten.hash,
+          hash: chainHash(ten.hash, contentOfRow(forged)),
+        }),
+      ],
     );
     const r = await verifyChain(store.db);
     expect(r.problem).toMatchObject({ kind: 'inserted', seq: 11, id: forged.id });
