@@ -39,9 +39,6 @@ export interface AdminRoutesOptions {
   documented?: readonly ApiSection[];
 }
 
-/** Admin means the `admin` role, and not through a narrowed API key (see `isAdmin`). */
-export const isAdminPrincipal = isAdmin;
-
 function accessRoutes(store: Store, policy: () => CompiledPolicy): RouteSpec[] {
   return [
     {
@@ -125,7 +122,7 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (
           principal = await options.authenticate(req);
           // Fail closed: an authenticator that hands back nobody has not authenticated anyone.
           if (principal.method === 'none') throw new HubError('UNAUTHENTICATED', 'Authentication required');
-          admin = isAdminPrincipal(principal);
+          admin = isAdmin(principal);
           if (spec.access === 'admin' && !admin) {
             throw new HubError('ACCESS_DENIED', 'This needs the admin role');
           }

@@ -1,7 +1,10 @@
 import { type Kysely, sql } from 'kysely';
 import type { Database } from '../store/schema.ts';
-import { chainHash, type PreparedEvent } from './event.ts';
+import { CONTENT_KEYS, chainHash, type PreparedEvent } from './event.ts';
 import { type AuditEventsTable, auditDb, CHAIN_ID } from './tables.ts';
+
+/** Every stored column: the hashed content plus the chain position and the search text. */
+const COLUMNS: readonly (keyof AuditEventsTable)[] = ['seq', ...CONTENT_KEYS, 'prev_hash', 'hash', 'search'];
 
 /**
  * Appends events to the one chain, in order, exactly once. The chain head row is locked FOR UPDATE
@@ -10,43 +13,6 @@ import { type AuditEventsTable, auditDb, CHAIN_ID } from './tables.ts';
  * replayed after a crash, or a batch that committed after its timeout) are skipped, not re-chained.
  * Returns the rows that were inserted.
  */
-const COLUMNS: readonly (keyof AuditEventsTable)[] = [
-  'seq',
-  'id',
-  'time',
-  'type',
-  'action',
-  'request_id',
-  'actor_id',
-  'user_id',
-  'actor_email',
-  'key_id',
-  'roles',
-  'client_ip',
-  'user_agent',
-  'client_name',
-  'client_version',
-  'server',
-  'target',
-  'resource',
-  'arguments',
-  'arguments_hash',
-  'arguments_bytes',
-  'allowed',
-  'rule',
-  'reason',
-  'outcome',
-  'error',
-  'latency_ms',
-  'replica',
-  'before',
-  'after',
-  'instance',
-  'prev_hash',
-  'hash',
-  'search',
-];
-
 export async function appendToChain(
   db: Kysely<Database>,
   events: readonly PreparedEvent[],

@@ -145,7 +145,7 @@ function searchText(c: EventContent): string {
     .toLowerCase();
 }
 
-const CONTENT_KEYS: readonly (keyof EventContent)[] = [
+export const CONTENT_KEYS: readonly (keyof EventContent)[] = [
   'id',
   'time',
   'type',

@@ -307,7 +307,7 @@ const postgres = backends.find((b) => b.kind === 'postgres');
 describe.skipIf(!postgres)('store on postgres: several hub instances', () => {
   const databases: TestDatabase[] = [];
   afterAll(async () => {
-    await Promise.all(databases.map((d) => d.dispose()));
+    for (const d of databases) await d.dispose();
   });
   const fresh = async () => {
     const d = await postgres!.fresh();

@@ -60,7 +60,16 @@ const postgres: TestBackend = {
         const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
         await client.connect();
         try {
-          await client.query(`drop schema if exists ${pg.escapeIdentifier(schema)} cascade`);
+          // Test files drop their schemas at the same time; PostgreSQL may pick one drop as a deadlock
+          // victim (both lock shared objects such as the pg_trgm extension): try again.
+          for (let attempt = 1; ; attempt++) {
+            try {
+              await client.query(`drop schema if exists ${pg.escapeIdentifier(schema)} cascade`);
+              break;
+            } catch (err) {
+              if ((err as { code?: string }).code !== '40P01' || attempt >= 5) throw err;
+            }
+          }
         } finally {
           await client.end();
         }
