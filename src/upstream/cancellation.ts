@@ -10,7 +10,6 @@ export class Cancellation {
   #cancelled = false;
   #listeners: Listener[] | undefined;
   #controller: AbortController | undefined;
-  readonly reason = undefined;
 
   get cancelled(): boolean {
     return this.#cancelled;

@@ -122,7 +122,7 @@ describe.each([
     await until(async () => (await stats(conn)).cancelled.length === before + 1, 'upstream saw the cancel');
   });
 
-  it("cancels on the caller's cancellation: the exchange ends and the upstream is told", async () => {
+  it("cancels on the caller's cancellation over HTTP and tells the upstream", async () => {
     const before = (await stats(conn)).cancelled.length;
     const cancellation = new Cancellation();
     const pending = conn.request('tools/call', { name: 'slow', arguments: { ms: 20_000 } }, { cancellation });

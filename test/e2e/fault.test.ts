@@ -1,24 +1,14 @@
-import { execFileSync } from 'node:child_process';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { RunningHub } from '../../src/server/start.ts';
 import { connectClient } from '../helpers/client.ts';
 import { adminHeaders, eventually, startTestHub } from '../helpers/hub.ts';
+import { childrenRunning } from '../helpers/processes.ts';
 
 let hub: RunningHub;
 let client: Client;
 let listChanged = 0;
-
-/** Pids of this process's children running `script`. */
-function childrenRunning(script: string): number[] {
-  const ps = execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' });
-  return ps
-    .split('\n')
-    .map((line) => line.trim().split(/\s+/))
-    .filter((f) => Number(f[1]) === process.pid && f.slice(2).join(' ').includes(script))
-    .map((f) => Number(f[0]));
-}
 
 const toolNames = async () => (await client.listTools()).tools.map((t) => t.name);
 

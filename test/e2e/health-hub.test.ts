@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Authenticator, Principal } from '../../src/auth/principal.ts';
@@ -12,6 +11,7 @@ import { silentLogger } from '../../src/telemetry/logger.ts';
 import { createServerUpstream } from '../../src/upstream/index.ts';
 import { connectClient } from '../helpers/client.ts';
 import { eventually } from '../helpers/hub.ts';
+import { childrenRunning } from '../helpers/processes.ts';
 
 // The health services plugged into a real hub the way the server wires them: the upstream factory is
 // wrapped so every server is watched, the health API is one of build()'s routes. A replica killed under
@@ -25,15 +25,6 @@ let health: HealthServices;
 let hub: Hub;
 let url: string;
 let client: Client;
-
-function replicaPids(): number[] {
-  const ps = execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' });
-  return ps
-    .split('\n')
-    .map((line) => line.trim().split(/\s+/))
-    .filter((f) => Number(f[1]) === process.pid && f.slice(2).join(' ').includes(SCRIPT))
-    .map((f) => Number(f[0]));
-}
 
 async function servers(): Promise<ServerHealth[]> {
   const res = await fetch(`${url}/api/v1/health/servers`);
@@ -104,7 +95,7 @@ it('watches the hub servers; a killed replica is degraded, then healthy again, c
   })();
   try {
     await eventually(() => expect(ok).toBeGreaterThan(10));
-    const [victim] = replicaPids();
+    const [victim] = childrenRunning(SCRIPT);
     process.kill(victim!, 'SIGKILL');
     await eventually(async () => {
       const events = (await health.monitor.history('database')).filter((e) => e.replica === null);

@@ -1,9 +1,9 @@
-import { execFileSync } from 'node:child_process';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { RunningHub } from '../../src/server/start.ts';
 import { connectClient } from '../helpers/client.ts';
 import { adminHeaders, eventually, startTestHub } from '../helpers/hub.ts';
+import { childrenRunning } from '../helpers/processes.ts';
 
 // Two stdio replicas of the demo database server behind the hub, constant traffic of an idempotent
 // tool, kill -9 of one replica: no call fails, the replica restarts and takes traffic again.
@@ -11,17 +11,6 @@ import { adminHeaders, eventually, startTestHub } from '../helpers/hub.ts';
 const SCRIPT = 'examples/servers/database.mjs';
 let hub: RunningHub;
 let client: Client;
-
-/** Pids of this process's children running the demo server (the hub runs in this process). */
-function replicaPids(): number[] {
-  const ps = execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' });
-  return ps
-    .split('\n')
-    .map((line) => line.trim().split(/\s+/))
-    .filter((f) => Number(f[1]) === process.pid && f.slice(2).join(' ').includes(SCRIPT))
-    .map((f) => Number(f[0]))
-    .sort((a, b) => a - b);
-}
 
 beforeAll(async () => {
   hub = await startTestHub({
@@ -40,7 +29,7 @@ beforeAll(async () => {
   await eventually(async () =>
     expect((await client.listTools()).tools.map((t) => t.name)).toContain('database__analyze_sql'),
   );
-  await eventually(() => expect(replicaPids()).toHaveLength(2));
+  await eventually(() => expect(childrenRunning(SCRIPT)).toHaveLength(2));
 }, 60_000);
 
 afterAll(async () => {
@@ -69,11 +58,11 @@ it('kill -9 of a replica under constant traffic: zero failed calls; it restarts 
   const workers = [call(), call(), call(), call()];
   await eventually(() => expect(ok).toBeGreaterThan(50));
 
-  const [first, second] = replicaPids();
+  const [first, second] = childrenRunning(SCRIPT);
   process.kill(first!, 'SIGKILL');
   // The supervisor starts a new copy; two replicas run again.
   await eventually(() => {
-    const pids = replicaPids();
+    const pids = childrenRunning(SCRIPT);
     expect(pids).toHaveLength(2);
     expect(pids).not.toContain(first);
   }, 30_000);
@@ -83,7 +72,7 @@ it('kill -9 of a replica under constant traffic: zero failed calls; it restarts 
   // The restarted replica really serves: kill the other original one; traffic still never fails.
   process.kill(second!, 'SIGKILL');
   await eventually(() => {
-    const pids = replicaPids();
+    const pids = childrenRunning(SCRIPT);
     expect(pids).toHaveLength(2);
     expect(pids).not.toContain(second);
   }, 30_000);

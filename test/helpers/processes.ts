@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 
 /** A free TCP port on loopback. */
@@ -62,3 +62,13 @@ export function killGroup(child: ChildProcess | undefined, signal: NodeJS.Signal
 }
 
 export const EVERYTHING = 'node_modules/@modelcontextprotocol/server-everything/dist/index.js';
+
+/** Pids of this process's children whose command line contains `script` (stdio upstreams the hub spawned). */
+export function childrenRunning(script: string): number[] {
+  const ps = execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' });
+  return ps
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/))
+    .filter((f) => Number(f[1]) === process.pid && f.slice(2).join(' ').includes(script))
+    .map((f) => Number(f[0]));
+}
