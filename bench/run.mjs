@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // End-to-end benchmark: tools/call of a trivial echo tool, direct to an HTTP upstream and through the hub,
 // side by side in one run, at each concurrency. The hub and the upstream share CPU 0; wrk runs on CPU 1.
-// Usage: node bench/run.mjs [--duration 5] [--warmup 3] [--concurrency 1,50] [--rounds 3]
+// Usage: node bench/run.mjs [--duration 5] [--warmup 10] [--concurrency 1,50] [--rounds 3]
 //        [--profiles bare,auth,audit,protect,secure] [--database-url postgres://…/empty_db]
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 const { values } = parseArgs({
   options: {
     duration: { type: 'string', default: '5' },
-    warmup: { type: 'string', default: '3' },
+    warmup: { type: 'string', default: '10' },
     concurrency: { type: 'string', default: '1,50' },
     profiles: { type: 'string', default: 'bare,auth,audit,protect,secure' },
     rounds: { type: 'string', default: '3' },
@@ -125,9 +125,10 @@ function wrk({ url, path, session, tool, headers = {} }, connections, seconds) {
   return JSON.parse(line.slice(7));
 }
 
-/** User + system CPU time a process has used so far, in microseconds (Linux /proc). */
-function cpuMicros(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+/** User + system CPU time a process (or one thread of it) has used so far, in microseconds (Linux /proc). */
+function cpuMicros(pid, thread) {
+  const file = thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`;
+  const fields = readFileSync(file, 'utf8').split(') ')[1].split(' ');
   // utime and stime are fields 14 and 15 of the line; after "pid (comm) " they are at 11 and 12.
   return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS;
 }
@@ -137,6 +138,22 @@ function peakRssMb(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const match = /VmHWM:\s+(\d+) kB/.exec(status);
   return match ? Math.round(Number(match[1]) / 1024) : undefined;
+}
+
+/**
+ * Moves a hub's database threads to `core`: the embedded database's (pglite-worker.ts names it
+ * omnihub-db) and the PostgreSQL audit writer's (pg-worker.ts: omnihub-audit). They exist to work
+ * beside the request path; pinned with the hub they would only take turns with it. (PostgreSQL's own
+ * processes are not pinned either.)
+ */
+const DATABASE_THREADS = new Set(['omnihub-db', 'omnihub-audit']);
+function pinDatabaseThreads(pid, core) {
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+    if (DATABASE_THREADS.has(name) && have('taskset')) {
+      execFileSync('taskset', ['-p', '-c', String(core), tid], { stdio: 'ignore' });
+    }
+  }
 }
 
 // Hub profiles, each its own process on its own data dir, measured one after the other against the same
@@ -296,15 +313,24 @@ for (const [i, name] of profileNames.entries()) {
     pid: hub.process.pid,
   });
 }
+// Warm every target up under the heaviest load first: the JIT, and for PGlite the WebAssembly tier-up
+// of the database, settle before anything is measured; then a short warm-up at each concurrency.
+const heaviest = Math.max(...CONCURRENCY);
+for (const target of targets) wrk(target, heaviest, WARMUP);
+// After the warm-up: the PostgreSQL writer thread starts with the first audit batch.
+for (const hub of hubs) pinDatabaseThreads(hub.process.pid, 1);
 for (const connections of CONCURRENCY) {
-  for (const target of targets) wrk(target, connections, WARMUP);
+  for (const target of targets) wrk(target, connections, 3);
   for (let round = 1; round <= ROUNDS; round++) {
     for (const target of targets) {
       const pid = target.pid;
       const cpuBefore = cpuMicros(pid);
+      const mainBefore = cpuMicros(pid, pid);
       const r = wrk(target, connections, DURATION);
-      // The process's own CPU per call: steadier than calls/s on a shared machine.
+      // The process's own CPU per call: steadier than calls/s on a shared machine. Its main thread's
+      // share is the request path; the rest is the embedded database, GC helpers and the like.
       r.cpu_us_per_call = (cpuMicros(pid) - cpuBefore) / r.requests;
+      r.main_cpu_us_per_call = (cpuMicros(pid, pid) - mainBefore) / r.requests;
       runs.push({ target: target.name, connections, round, ...r });
       console.error(
         `round ${round} ${target.name.padEnd(7)} c=${String(connections).padStart(3)}  ${r.rps.toFixed(0).padStart(7)} calls/s  p50 ${r.p50_ms.toFixed(2)} ms  p99 ${r.p99_ms.toFixed(2)} ms  cpu ${r.cpu_us_per_call.toFixed(0)} µs/call  bad ${r.bad} errors ${r.errors}`,
@@ -328,7 +354,7 @@ rmSync(workDir, { recursive: true, force: true });
 
 const find = median;
 console.log(
-  '\n| profile | connections | calls/s | vs direct | vs bare | p50 / p99 ms | added p99 ms | CPU µs/call | peak RSS MB |',
+  '\n| profile | connections | calls/s | vs direct | vs bare | p50 / p99 ms | added p99 ms | CPU µs/call (main thread) | peak RSS MB |',
 );
 console.log('|---|---|---|---|---|---|---|---|---|');
 for (const connections of CONCURRENCY) {
@@ -344,9 +370,22 @@ for (const connections of CONCURRENCY) {
     const h = find(name, connections);
     const bare = find('bare', connections);
     console.log(
-      `| ${name} | ${connections} | ${h.rps.toFixed(0)} | ${(h.rps / d.rps).toFixed(2)} | ${bare ? (h.rps / bare.rps).toFixed(2) : ''} | ${h.p50_ms.toFixed(2)} / ${h.p99_ms.toFixed(2)} | ${(h.p99_ms - d.p99_ms).toFixed(2)} | ${h.cpu_us_per_call.toFixed(0)} | ${peakRss[name]} |`,
+      `| ${name} | ${connections} | ${h.rps.toFixed(0)} | ${(h.rps / d.rps).toFixed(2)} | ${bare ? (h.rps / bare.rps).toFixed(2) : ''} | ${h.p50_ms.toFixed(2)} / ${h.p99_ms.toFixed(2)} | ${(h.p99_ms - d.p99_ms).toFixed(2)} | ${h.cpu_us_per_call.toFixed(0)} (${h.main_cpu_us_per_call.toFixed(0)}) | ${peakRss[name]} |`,
     );
   }
+}
+// Each feature's cost: calls/s with it on over calls/s of the same run without it.
+const FEATURE_RATIOS = [
+  ['auth', 'bare'],
+  ['audit', 'auth'],
+  ['protect', 'auth'],
+  ['secure', 'auth'],
+];
+for (const connections of CONCURRENCY) {
+  const ratios = FEATURE_RATIOS.filter(([on, off]) => find(on, connections) && find(off, connections)).map(
+    ([on, off]) => `${on}/${off} ${(find(on, connections).rps / find(off, connections).rps).toFixed(2)}`,
+  );
+  if (ratios.length > 0) console.log(`c=${connections}: ${ratios.join(' · ')}`);
 }
 console.log(`\nbad responses (all rounds): ${runs.reduce((n, r) => n + r.bad + r.errors, 0)}`);
 mkdirSync('bench/results', { recursive: true });

@@ -29,10 +29,12 @@ export async function appendToChain(
         .executeTakeFirst();
       if (!head) throw new Error('audit chain head is missing (migration 3 not applied?)');
       // One JSON parameter, not one per id: cheap to send and to plan, on PGlite and PostgreSQL alike.
+      // `= any(array(…))` looks each id up in the unique index; `in (select …)` may hash-join against
+      // a scan of the whole table, which grows with every event stored.
       const ids = JSON.stringify([...new Set(events.map((e) => e.id))]);
       const stored = await sql<{ id: string }>`
         select id from audit_events
-        where id in (select value::uuid from json_array_elements_text(${ids}::json))`.execute(tx);
+        where id = any(array(select value::uuid from json_array_elements_text(${ids}::json)))`.execute(tx);
       const existing = new Set(stored.rows.map((r) => r.id));
       let seq = BigInt(head.seq);
       let prev = head.hash;

@@ -4,14 +4,27 @@ import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Store } from '../store/store.ts';
 import { type Logger, silentLogger } from '../telemetry/logger.ts';
-import { appendToChain } from './chain-writer.ts';
-import { type AuditEvent, type PreparedEvent, prepareEvent, toAuditEvent } from './event.ts';
+import {
+  type AppendRequest,
+  type AppendResult,
+  appendEvents,
+  type PendingEvent,
+  prepareAll,
+  type QueuedEvent,
+} from './append.ts';
+import {
+  type AuditEvent,
+  type PreparedEvent,
+  type PrepareOptions,
+  prepareEvent,
+  toAuditEvent,
+} from './event.ts';
 import { pruneBefore } from './retention.ts';
 import { Spool } from './spool.ts';
 import type { AuditInput, AuditSink } from './types.ts';
 
 export interface AuditLogOptions {
-  store: Pick<Store, 'db' | 'kind'>;
+  store: Pick<Store, 'db' | 'kind' | 'runInDatabaseThread'>;
   /** The hub's data directory: the spool lives in `<dataDir>/audit`. Ignored when `spoolDir` is set. */
   dataDir?: string;
   spoolDir?: string;
@@ -37,18 +50,14 @@ export interface AuditLogOptions {
   retentionIntervalMs?: number;
 }
 
-interface Queued {
-  input: AuditInput;
-  id: string;
-  time: Date;
-}
-
 export interface AuditStats {
   recorded: number;
   inserted: number;
   spooled: number;
   replayed: number;
   failedFlushes: number;
+  /** Batches stored (each one transaction). */
+  batches: number;
   queued: number;
   spoolBytes: number;
   databaseReachable: boolean;
@@ -56,26 +65,29 @@ export interface AuditStats {
 
 /**
  * The audit sink. `record()` only timestamps and queues (no I/O, no redaction, never throws); a single
- * worker redacts, hashes and writes batches. When the database fails, batches go to the spool file and
- * are replayed in order, exactly once, when it answers again; `close()` flushes everything.
+ * worker hands batches to the store's database thread, which redacts, hashes and writes them. When the
+ * database fails, batches go to the spool file and are replayed in order, exactly once, when it
+ * answers again; `close()` flushes everything.
  */
 export class AuditLog implements AuditSink {
   readonly #db: Store['db'];
+  readonly #runInDatabaseThread: Store['runInDatabaseThread'];
   readonly #logger: Logger;
   readonly #spool: Spool;
-  readonly #instance: string;
   readonly #batchSize: number;
   readonly #flushIntervalMs: number;
   readonly #insertTimeoutMs: number;
   readonly #retryMs: number;
   readonly #maxRetryMs: number;
-  readonly #maxArgumentBytes: number;
+  readonly #prepareOptions: PrepareOptions;
   readonly #retentionDays: number;
   readonly #retentionIntervalMs: number;
   readonly #events = new EventEmitter();
-  #queue: (Queued | PreparedEvent)[] = [];
+  #queue: PendingEvent[] = [];
   #worker: Promise<void> | undefined;
   #again = false;
+  /** Callers waiting in flush(): while any do, a cycle drains the queue to empty. */
+  #flushing = 0;
   #timer: NodeJS.Timeout | undefined;
   #retentionTimer: NodeJS.Timeout | undefined;
   #started = false;
@@ -83,10 +95,11 @@ export class AuditLog implements AuditSink {
   #down = false;
   #retryAt = 0;
   #retryDelay: number;
-  #stats = { recorded: 0, inserted: 0, spooled: 0, replayed: 0, failedFlushes: 0 };
+  #stats = { recorded: 0, inserted: 0, spooled: 0, replayed: 0, failedFlushes: 0, batches: 0 };
 
   constructor(options: AuditLogOptions) {
     this.#db = options.store.db;
+    this.#runInDatabaseThread = options.store.runInDatabaseThread;
     this.#logger = options.logger ?? silentLogger;
     const dataDir =
       options.dataDir && !options.dataDir.startsWith(':memory:') && !options.dataDir.startsWith('memory://')
@@ -94,14 +107,16 @@ export class AuditLog implements AuditSink {
         : join(tmpdir(), `omnihub-audit-${process.pid}`);
     const dir = resolve(options.spoolDir ?? join(dataDir, 'audit'));
     this.#spool = new Spool(dir, { fsync: options.spoolFsync ?? true, logger: this.#logger });
-    this.#instance = options.instance ?? `${hostname()}:${process.pid}`;
     this.#batchSize = options.batchSize ?? 500;
     this.#flushIntervalMs = options.flushIntervalMs ?? 100;
     this.#insertTimeoutMs = options.insertTimeoutMs ?? 5_000;
     this.#retryMs = options.retryMs ?? 500;
     this.#maxRetryMs = options.maxRetryMs ?? 10_000;
     this.#retryDelay = this.#retryMs;
-    this.#maxArgumentBytes = options.maxArgumentBytes ?? 4_096;
+    this.#prepareOptions = {
+      maxArgumentBytes: options.maxArgumentBytes ?? 4_096,
+      instance: options.instance ?? `${hostname()}:${process.pid}`,
+    };
     this.#retentionDays = options.retentionDays ?? 0;
     this.#retentionIntervalMs = options.retentionIntervalMs ?? 3_600_000;
     this.#events.setMaxListeners(0);
@@ -137,11 +152,11 @@ export class AuditLog implements AuditSink {
 
   record(input: AuditInput): void {
     try {
-      const queued: Queued = { input, id: randomUUID(), time: input.time ?? new Date() };
+      const queued: QueuedEvent = { input, id: randomUUID(), time: input.time ?? new Date() };
       this.#stats.recorded++;
       if (this.#closed) {
         // Late events (a request finishing during shutdown): straight to disk, next start replays them.
-        this.#spool.appendSync([this.#prepare(queued)]);
+        this.#spool.appendSync([prepareEvent(queued.input, queued.id, queued.time, this.#prepareOptions)]);
         this.#stats.spooled++;
         return;
       }
@@ -155,8 +170,13 @@ export class AuditLog implements AuditSink {
 
   /** Writes everything queued so far (to the database, or to the spool when it is unreachable). */
   async flush(): Promise<void> {
-    this.#kick();
-    while (this.#worker) await this.#worker;
+    this.#flushing++;
+    try {
+      this.#kick();
+      while (this.#worker) await this.#worker;
+    } finally {
+      this.#flushing--;
+    }
   }
 
   /** Flushes, replays what it can, stops timers. Call before closing the store. */
@@ -224,29 +244,38 @@ export class AuditLog implements AuditSink {
     });
   }
 
-  #prepare(q: Queued): PreparedEvent {
-    return prepareEvent(q.input, q.id, q.time, {
-      maxArgumentBytes: this.#maxArgumentBytes,
-      instance: this.#instance,
-    });
-  }
-
-  #take(): PreparedEvent[] {
+  /** The next batch, as queued: preparation happens where it is appended (or spooled). */
+  #take(): PendingEvent[] {
     const batch = this.#queue.length <= this.#batchSize ? this.#queue : this.#queue.slice(0, this.#batchSize);
     this.#queue = batch === this.#queue ? [] : this.#queue.slice(this.#batchSize);
-    const prepared: PreparedEvent[] = [];
-    for (const q of batch) {
-      if (!('input' in q)) {
-        prepared.push(q);
-        continue;
-      }
-      try {
-        prepared.push(this.#prepare(q));
-      } catch (err) {
-        this.#logger.error({ err, id: q.id }, 'audit: an event could not be prepared');
-      }
-    }
+    return batch;
+  }
+
+  /** Prepares the queued events of a batch here (for the spool); one that throws is logged and dropped. */
+  #prepareHere(batch: readonly PendingEvent[]): PreparedEvent[] {
+    const { prepared, dropped } = prepareAll(batch, this.#prepareOptions);
+    this.#logDropped(dropped);
     return prepared;
+  }
+
+  #logDropped(dropped: AppendResult['dropped']): void {
+    for (const { id, message } of dropped) {
+      this.#logger.error({ id, err: { message } }, 'audit: an event could not be prepared');
+    }
+  }
+
+  /** Prepares and appends a batch: in the embedded database's thread when there is one, else here. */
+  async #append(request: AppendRequest): Promise<AppendResult> {
+    if (!this.#runInDatabaseThread) return appendEvents(this.#db, request);
+    try {
+      return await this.#runInDatabaseThread('appendAudit', request);
+    } catch (err) {
+      // An input holding something that cannot cross threads (a function, say): prepare it here.
+      if ((err as Error).name !== 'DataCloneError') throw err;
+      const { prepared, dropped } = prepareAll(request.events, this.#prepareOptions);
+      const result = await this.#runInDatabaseThread('appendAudit', { ...request, events: prepared });
+      return { ...result, dropped: [...dropped, ...result.dropped] };
+    }
   }
 
   #mayTryDatabase(): boolean {
@@ -262,8 +291,13 @@ export class AuditLog implements AuditSink {
         return;
       }
     }
-    while (this.#queue.length > 0) {
+    // Drain what is queued now. What arrives meanwhile waits for the next tick (or a full batch), so
+    // a busy hub writes a few large batches instead of a stream of tiny ones, each a transaction.
+    // flush() (and so close()) drains to empty.
+    let due = this.#flushing > 0 ? Number.POSITIVE_INFINITY : this.#queue.length;
+    while (due > 0 && this.#queue.length > 0) {
       const batch = this.#take();
+      due -= batch.length;
       if (!this.#mayTryDatabase()) {
         await this.#toSpool(batch);
         continue;
@@ -277,7 +311,7 @@ export class AuditLog implements AuditSink {
     }
   }
 
-  async #insert(batch: PreparedEvent[]): Promise<number> {
+  async #insert(batch: PendingEvent[]): Promise<number> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -286,19 +320,24 @@ export class AuditLog implements AuditSink {
       );
     });
     try {
-      const rows = await Promise.race([appendToChain(this.#db, batch), timeout]);
+      const wantRows = this.#events.listenerCount('append') > 0;
+      const result = await Promise.race([
+        this.#append({ events: batch, prepare: this.#prepareOptions, wantRows }),
+        timeout,
+      ]);
       this.#markUp();
-      this.#stats.inserted += rows.length;
-      if (rows.length > 0 && this.#events.listenerCount('append') > 0) {
-        this.#events.emit('append', rows.map(toAuditEvent));
-      }
-      return rows.length;
+      this.#logDropped(result.dropped);
+      this.#stats.inserted += result.stored;
+      this.#stats.batches++;
+      if (result.rows && result.rows.length > 0) this.#events.emit('append', result.rows.map(toAuditEvent));
+      return result.stored;
     } finally {
       clearTimeout(timer);
     }
   }
 
-  async #toSpool(batch: PreparedEvent[]): Promise<void> {
+  async #toSpool(pending: PendingEvent[]): Promise<void> {
+    const batch = this.#prepareHere(pending);
     if (batch.length === 0) return;
     try {
       await this.#spool.append(batch);
@@ -312,7 +351,7 @@ export class AuditLog implements AuditSink {
   }
 
   /** Puts a batch back at the head of the queue, in order (already prepared: no second redaction). */
-  #requeue(batch: PreparedEvent[]): void {
+  #requeue(batch: PendingEvent[]): void {
     this.#queue.unshift(...batch);
   }
 

@@ -1,4 +1,3 @@
-import type { PGlite } from '@electric-sql/pglite';
 import {
   AbortedTransactionError,
   CompiledQuery,
@@ -15,11 +14,11 @@ import {
   type QueryResult,
   type TransactionSettings,
 } from 'kysely';
+import type { EmbeddedSession } from './database-thread.ts';
 
 export interface PGliteDialectConfig {
-  /** An open PGlite instance. The dialect closes it on `db.destroy()` unless `ownsDatabase` is false. */
-  database: PGlite;
-  ownsDatabase?: boolean;
+  /** The open embedded database (its thread); the dialect closes it on `db.destroy()`. */
+  database: EmbeddedSession;
 }
 
 /**
@@ -79,7 +78,6 @@ class PGliteDriver implements Driver {
   }
 
   async init(): Promise<void> {
-    await this.#config.database.waitReady;
     this.#connection = new PGliteConnection(this.#config.database);
   }
 
@@ -134,9 +132,7 @@ class PGliteDriver implements Driver {
     // Wait for the query or transaction in flight, so closing never cuts one in half.
     await this.#mutex.lock();
     try {
-      if (this.#config.ownsDatabase !== false && !this.#config.database.closed) {
-        await this.#config.database.close();
-      }
+      await this.#config.database.close();
     } finally {
       this.#mutex.unlock();
     }
@@ -144,15 +140,13 @@ class PGliteDriver implements Driver {
 }
 
 class PGliteConnection implements DatabaseConnection {
-  readonly #db: PGlite;
-  constructor(db: PGlite) {
+  readonly #db: EmbeddedSession;
+  constructor(db: EmbeddedSession) {
     this.#db = db;
   }
 
   async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
-    const result = await this.#db.query<R>(compiledQuery.sql, [...compiledQuery.parameters], {
-      rowMode: 'object',
-    });
+    const result = await this.#db.query(compiledQuery.sql, compiledQuery.parameters);
     const command = result.command?.toUpperCase();
     if (command === 'COMMIT' || command === 'ROLLBACK') {
       return { rows: [{ command } as R] };
@@ -160,8 +154,8 @@ class PGliteConnection implements DatabaseConnection {
     const changed =
       command === 'INSERT' || command === 'UPDATE' || command === 'DELETE' || command === 'MERGE';
     return {
-      numAffectedRows: changed ? BigInt(result.rowCount ?? result.affectedRows ?? 0) : undefined,
-      rows: result.rows,
+      numAffectedRows: changed ? BigInt(result.rowCount ?? 0) : undefined,
+      rows: result.rows as R[],
     };
   }
 

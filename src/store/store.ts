@@ -1,13 +1,13 @@
 import { createHash } from 'node:crypto';
 import { mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect, sql, type Transaction } from 'kysely';
 import pg from 'pg';
 import { HubError } from '../server/errors.ts';
 import { type Logger, silentLogger } from '../telemetry/logger.ts';
 import { type ApiKeysRepository, apiKeysRepository } from './api-keys.ts';
 import { type AuthSecretsRepository, authSecretsRepository } from './auth-secrets.ts';
+import { DatabaseThread, type ProcedureName, type ThreadProcedures } from './database-thread.ts';
 import { migrate } from './migrations.ts';
 import { PGliteDialect } from './pglite-dialect.ts';
 import { type RefreshTokensRepository, refreshTokensRepository } from './refresh-tokens.ts';
@@ -70,6 +70,15 @@ export interface Store extends Repositories {
    * every handler is called once, since notifications sent meanwhile are gone. Returns unsubscribe.
    */
   onChange(topic: string, handler: ChangeHandler): () => void;
+  /**
+   * Runs a procedure in a database thread, off the request path (the audit log appends there): the
+   * embedded database's own thread, holding its session as a transaction would; with PostgreSQL, a
+   * writer thread with its own connection.
+   */
+  readonly runInDatabaseThread?: <P extends ProcedureName>(
+    procedure: P,
+    payload: ThreadProcedures[P][0],
+  ) => Promise<ThreadProcedures[P][1]>;
   close(): Promise<void>;
 }
 
@@ -255,6 +264,7 @@ class StoreImpl implements Store {
   readonly signingKeys: SigningKeysRepository;
   readonly authSecrets: AuthSecretsRepository;
   readonly settings: SettingsRepository;
+  readonly runInDatabaseThread: Store['runInDatabaseThread'];
   readonly #bus: ChangeBus;
   readonly #onClose: () => Promise<void>;
   #closing: Promise<void> | undefined;
@@ -265,8 +275,10 @@ class StoreImpl implements Store {
     channel: string;
     bus: ChangeBus;
     onClose: () => Promise<void>;
+    runInDatabaseThread: NonNullable<Store['runInDatabaseThread']>;
   }) {
     this.db = init.db;
+    this.runInDatabaseThread = init.runInDatabaseThread;
     this.kind = init.kind;
     this.channel = init.channel;
     this.#bus = init.bus;
@@ -395,18 +407,54 @@ async function openPostgres(url: string, options: StoreOptions, ctx: OpenContext
           },
         );
   }
+  const writer = new WriterThread(() => DatabaseThread.open('postgres', { client: clientConfig }));
   const store = new StoreImpl({
     db,
     kind: 'postgres',
     channel: ctx.channel,
     bus: ctx.bus,
+    runInDatabaseThread: async (procedure, payload) => (await writer.get()).call(procedure, payload),
     onClose: async () => {
+      await writer.close();
       await listener.close();
       await db.destroy();
     },
   });
   listeners.set(store, listener);
   return store;
+}
+
+/**
+ * PostgreSQL's writer thread (the audit log appends there, on its own connection), started on first
+ * use, so commands that never write audit events never start it, and started again if it died.
+ */
+class WriterThread {
+  readonly #open: () => Promise<DatabaseThread>;
+  #thread: Promise<DatabaseThread> | undefined;
+  #closed = false;
+  constructor(open: () => Promise<DatabaseThread>) {
+    this.#open = open;
+  }
+
+  async get(): Promise<DatabaseThread> {
+    if (this.#closed) throw new Error('The store is closed');
+    this.#thread ??= this.#open();
+    const opening = this.#thread;
+    const thread = await opening.catch((err: unknown) => {
+      // The thread could not start: the next call tries again.
+      if (this.#thread === opening) this.#thread = undefined;
+      throw err;
+    });
+    if (!thread.stopped) return thread;
+    if (this.#thread === opening) this.#thread = undefined;
+    return this.get();
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const thread = await this.#thread?.catch(() => undefined);
+    await thread?.close();
+  }
 }
 
 function processAlive(pid: number): boolean {
@@ -466,32 +514,37 @@ async function openPGlite(dataDir: string, ctx: OpenContext): Promise<Store> {
   const memory = dataDir === ':memory:' || dataDir.startsWith('memory://');
   const location = memory ? 'memory://' : resolve(dataDir);
   let unlock = async () => {};
-  let pglite: PGlite;
+  let thread: DatabaseThread;
   try {
     if (!memory) {
       await mkdir(location, { recursive: true });
       unlock = await lockDataDir(location);
     }
-    // The hub's tables are small and hot: 16 MB of buffers instead of 128 MB saves ~80 MB of RSS.
-    pglite = await PGlite.create(location, { postgresqlconf: ['shared_buffers=16MB'] });
+    // The database runs on its own thread (pglite-worker.ts), off the request path. The hub's
+    // tables are small and hot: 16 MB of buffers instead of 128 MB saves ~80 MB of RSS.
+    const init = {
+      location,
+      postgresqlconf: ['shared_buffers=16MB'],
+      channel: ctx.channel,
+      schema: ctx.schema,
+    };
+    thread = await DatabaseThread.open('pglite', init, {
+      onNotify: (topic) => {
+        if (topic) ctx.bus.emit(topic);
+      },
+      onStopped: (err) =>
+        ctx.logger.error(
+          { err },
+          'the embedded database stopped: restart the hub (audit events go to the spool)',
+        ),
+    });
   } catch (err) {
     await unlock();
     if (err instanceof HubError) throw err;
     const message = `Cannot open the embedded database in ${location}: ${(err as Error).message}`;
     throw new HubError('STORE_UNAVAILABLE', message, { cause: err });
   }
-  try {
-    // LISTEN before Kysely owns the session, so it never lands inside someone's transaction.
-    await pglite.listen(ctx.channel, (topic) => {
-      if (topic) ctx.bus.emit(topic);
-    });
-    if (ctx.schema !== undefined) await pglite.exec(`set search_path to ${ctx.schema}`);
-  } catch (err) {
-    await pglite.close().catch(() => {});
-    await unlock();
-    throw err;
-  }
-  const db = new Kysely<Database>({ dialect: new PGliteDialect({ database: pglite }) });
+  const db = new Kysely<Database>({ dialect: new PGliteDialect({ database: thread }) });
   try {
     const { applied, current } = await migrate(db, ctx.schema);
     ctx.logger.info({ dataDir: location, applied, version: current }, 'store ready (embedded PGlite)');
@@ -509,6 +562,9 @@ async function openPGlite(dataDir: string, ctx: OpenContext): Promise<Store> {
     kind: 'pglite',
     channel: ctx.channel,
     bus: ctx.bus,
+    // Holding a Kysely connection is holding the session: nothing else interleaves.
+    runInDatabaseThread: (procedure, payload) =>
+      db.connection().execute(() => thread.call(procedure, payload)),
     onClose: async () => {
       await db.destroy();
       await unlock();

@@ -85,6 +85,44 @@ describe.each(backends)('audit log on $kind', (backend) => {
     expect(e?.argumentsHash).toMatch(/^[0-9a-f]{64}$/);
   });
 
+  it('stores an event whose input cannot cross threads, and hands live followers each stored batch', async () => {
+    const seen: string[] = [];
+    const stop = audit.onAppend((events) => seen.push(...events.map((e) => e.requestId ?? '')));
+    const before = (await verifyChain(store.db)).checked;
+    // A function cannot be sent to the embedded database's thread: this batch is prepared here instead.
+    audit.record(
+      call(1000, { requestId: 'odd-input', arguments: { database: 'dev_db', callback: () => 1 } }),
+    );
+    audit.record(call(1001, { requestId: 'plain-input' }));
+    await audit.flush();
+    stop();
+    expect(seen).toEqual(['odd-input', 'plain-input']);
+    const result = await verifyChain(store.db);
+    expect(result.ok).toBe(true);
+    expect(result.checked).toBe(before + 2);
+    const stats = audit.stats();
+    expect(stats.spooled).toBe(0);
+    expect(stats.databaseReachable).toBe(true);
+  });
+
+  it('leaves what arrives during a background flush to the next batch; flush() drains everything', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'audit-log-batches-'));
+    const log = new AuditLog({ store, spoolDir: dir, batchSize: 10, flushIntervalMs: 60_000 });
+    try {
+      await log.start();
+      for (let i = 0; i < 10; i++) log.record(call(2000 + i)); // a full batch: written in the background
+      for (let i = 0; i < 3; i++) log.record(call(2010 + i)); // arrives while that batch is written
+      await expect.poll(() => log.stats().inserted).toBe(10);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(log.stats()).toMatchObject({ batches: 1, inserted: 10, queued: 3 });
+      await log.flush();
+      expect(log.stats()).toMatchObject({ batches: 2, inserted: 13, queued: 0 });
+    } finally {
+      await log.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('pages newest first with a cursor that neither skips nor repeats', async () => {
     const seen: number[] = [];
     let cursor: string | undefined;

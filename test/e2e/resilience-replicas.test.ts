@@ -37,6 +37,15 @@ afterAll(async () => {
   await hub?.stop();
 });
 
+async function replicaConnections(): Promise<string[]> {
+  const res = await fetch(`${hub.url}/api/v1/health/servers`, { headers: await adminHeaders(hub) });
+  expect(res.status).toBe(200);
+  const { servers } = (await res.json()) as {
+    servers: { name: string; replicas: { connection: string }[] }[];
+  };
+  return servers.find((s) => s.name === 'database')?.replicas.map((r) => r.connection) ?? [];
+}
+
 it('kill -9 of a replica under constant traffic: zero failed calls; it restarts and rejoins', async () => {
   let stop = false;
   let ok = 0;
@@ -66,6 +75,8 @@ it('kill -9 of a replica under constant traffic: zero failed calls; it restarts 
     expect(pids).toHaveLength(2);
     expect(pids).not.toContain(first);
   }, 30_000);
+  // Its process exists before it has answered initialize: wait until the hub has it ready again.
+  await eventually(async () => expect(await replicaConnections()).toEqual(['ready', 'ready']), 30_000);
   const okAfterRestart = ok;
   await eventually(() => expect(ok).toBeGreaterThan(okAfterRestart + 50));
 

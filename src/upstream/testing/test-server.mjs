@@ -34,12 +34,16 @@ function build() {
   server.registerTool('stats', {}, async () => text(stats));
   server.registerTool('slow', { inputSchema: { ms: z.number() } }, async ({ ms }, extra) => {
     await new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      extra.signal.addEventListener('abort', () => {
+      const cancelled = () => {
         clearTimeout(timer);
         stats.cancelled.push(extra.requestId);
         resolve();
-      });
+      };
+      const timer = setTimeout(resolve, ms);
+      // A cancel can arrive before this handler runs (the SDK validates the input first): then the
+      // signal is already aborted and would never fire.
+      if (extra.signal.aborted) cancelled();
+      else extra.signal.addEventListener('abort', cancelled);
     });
     return text('slept');
   });
