@@ -3,6 +3,7 @@
 // side by side in one run, at each concurrency. The hub and the upstream share CPU 0; wrk runs on CPU 1.
 // Usage: node bench/run.mjs [--duration 5] [--warmup 10] [--concurrency 1,50] [--rounds 3]
 //        [--profiles bare,auth,audit,protect,secure] [--database-url postgres://…/empty_db]
+//        [--hub-node-options "--cpu-prof --cpu-prof-dir=/tmp/prof"]
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +19,8 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     // PostgreSQL for every hub (default: each its own embedded PGlite). Use an empty database.
     'database-url': { type: 'string', default: '' },
+    // NODE_OPTIONS for the hubs only, e.g. to profile them (profiles are written when they exit).
+    'hub-node-options': { type: 'string', default: '' },
   },
 });
 const DURATION = Number(values.duration);
@@ -242,6 +245,7 @@ async function startHub(name, port) {
     OMNIHUB_AUTH: PROFILES[name].auth ? 'required' : 'off',
     OMNIHUB_AUDIT: PROFILES[name].audit ? 'on' : 'off',
   };
+  const hubEnv = values['hub-node-options'] ? { ...env, NODE_OPTIONS: values['hub-node-options'] } : env;
   let headers = {};
   const configFile = writeConfig(name);
   if (PROFILES[name].auth) {
@@ -255,7 +259,7 @@ async function startHub(name, port) {
     0,
     'node',
     ['bin/omnihub.mjs', 'start', '--config', configFile, '--port', String(port)],
-    env,
+    hubEnv,
   );
   const url = `http://127.0.0.1:${port}`;
   await waitFor(async () => (await fetch(`${url}/ready`)).ok, `hub ${name}`);
