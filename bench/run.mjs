@@ -3,7 +3,7 @@
 // side by side in one run, at each concurrency. The hub and the upstream share CPU 0; wrk runs on CPU 1.
 // Usage: node bench/run.mjs [--duration 5] [--warmup 10] [--concurrency 1,50] [--rounds 3]
 //        [--profiles bare,auth,audit,protect,secure] [--database-url postgres://…/empty_db]
-//        [--hub-node-options "--cpu-prof --cpu-prof-dir=/tmp/prof"]
+//        [--hub-node-args="--cpu-prof --cpu-prof-dir=/tmp/prof"]
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,8 +19,8 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     // PostgreSQL for every hub (default: each its own embedded PGlite). Use an empty database.
     'database-url': { type: 'string', default: '' },
-    // NODE_OPTIONS for the hubs only, e.g. to profile them (profiles are written when they exit).
-    'hub-node-options': { type: 'string', default: '' },
+    // Node.js flags for the hubs only, e.g. to profile them (profiles are written when they exit).
+    'hub-node-args': { type: 'string', default: '' },
   },
 });
 const DURATION = Number(values.duration);
@@ -29,6 +29,7 @@ const CONCURRENCY = values.concurrency.split(',').map(Number);
 const ROUNDS = Number(values.rounds);
 const UPSTREAM_PORT = 19199;
 const HUB_PORT = 19090;
+const HUB_NODE_ARGS = values['hub-node-args'].split(/\s+/).filter(Boolean);
 
 function have(cmd) {
   try {
@@ -245,7 +246,6 @@ async function startHub(name, port) {
     OMNIHUB_AUTH: PROFILES[name].auth ? 'required' : 'off',
     OMNIHUB_AUDIT: PROFILES[name].audit ? 'on' : 'off',
   };
-  const hubEnv = values['hub-node-options'] ? { ...env, NODE_OPTIONS: values['hub-node-options'] } : env;
   let headers = {};
   const configFile = writeConfig(name);
   if (PROFILES[name].auth) {
@@ -258,8 +258,8 @@ async function startHub(name, port) {
   const process_ = start(
     0,
     'node',
-    ['bin/omnihub.mjs', 'start', '--config', configFile, '--port', String(port)],
-    hubEnv,
+    [...HUB_NODE_ARGS, 'bin/omnihub.mjs', 'start', '--config', configFile, '--port', String(port)],
+    env,
   );
   const url = `http://127.0.0.1:${port}`;
   await waitFor(async () => (await fetch(`${url}/ready`)).ok, `hub ${name}`);

@@ -5,7 +5,7 @@
  */
 import type { Kysely } from 'kysely';
 import type { Database } from '../store/schema.ts';
-import { appendToChain } from './chain-writer.ts';
+import { appendToChain, type CopyIn } from './chain-writer.ts';
 import { type PreparedEvent, type PrepareOptions, prepareEvent } from './event.ts';
 import type { AuditEventsTable } from './tables.ts';
 import type { AuditInput } from './types.ts';
@@ -59,8 +59,12 @@ export function prepareAll(
   return { prepared, dropped };
 }
 
-export async function appendEvents(db: Kysely<Database>, request: AppendRequest): Promise<AppendResult> {
+export async function appendEvents(
+  db: Kysely<Database>,
+  request: AppendRequest,
+  copyIn?: CopyIn,
+): Promise<AppendResult> {
   const { prepared, dropped } = prepareAll(request.events, request.prepare);
-  const rows = await appendToChain(db, prepared);
+  const rows = await appendToChain(db, prepared, copyIn);
   return request.wantRows ? { stored: rows.length, rows, dropped } : { stored: rows.length, dropped };
 }

@@ -1,10 +1,17 @@
 import { type Kysely, sql } from 'kysely';
 import type { Database } from '../store/schema.ts';
+import { copyText } from './copy-text.ts';
 import { CONTENT_KEYS, chainHash, type PreparedEvent } from './event.ts';
 import { type AuditEventsTable, auditDb, CHAIN_ID } from './tables.ts';
 
 /** Every stored column: the hashed content plus the chain position and the search text. */
 const COLUMNS: readonly (keyof AuditEventsTable)[] = ['seq', ...CONTENT_KEYS, 'prev_hash', 'hash', 'search'];
+
+/**
+ * Loads rows in COPY text format into a table, inside the transaction in progress: a connection that
+ * can do this (the embedded database's thread) passes it, the others insert from JSON instead.
+ */
+export type CopyIn = (table: string, columns: readonly string[], data: string) => Promise<void>;
 
 /**
  * Appends events to the one chain, in order, exactly once. The chain head row is locked FOR UPDATE
@@ -16,6 +23,7 @@ const COLUMNS: readonly (keyof AuditEventsTable)[] = ['seq', ...CONTENT_KEYS, 'p
 export async function appendToChain(
   db: Kysely<Database>,
   events: readonly PreparedEvent[],
+  copyIn?: CopyIn,
 ): Promise<AuditEventsTable[]> {
   if (events.length === 0) return [];
   return auditDb(db)
@@ -48,12 +56,16 @@ export async function appendToChain(
         prev = hash;
       }
       if (rows.length === 0) return [];
-      // The whole batch as one JSON parameter: binding ~35 parameters a row costs far more, in the
-      // client and in the server, than one JSON document expanded by json_populate_recordset.
-      await sql`
-        insert into audit_events (${sql.join(COLUMNS.map((c) => sql.ref(c)))})
-        select ${sql.join(COLUMNS.map((c) => sql.ref(c)))}
-        from json_populate_recordset(null::audit_events, ${JSON.stringify(rows)}::json)`.execute(tx);
+      if (copyIn) {
+        await copyIn('audit_events', COLUMNS, copyText(rows, COLUMNS));
+      } else {
+        // The whole batch as one JSON parameter: binding ~35 parameters a row costs far more, in the
+        // client and in the server, than one JSON document expanded by json_populate_recordset.
+        await sql`
+          insert into audit_events (${sql.join(COLUMNS.map((c) => sql.ref(c)))})
+          select ${sql.join(COLUMNS.map((c) => sql.ref(c)))}
+          from json_populate_recordset(null::audit_events, ${JSON.stringify(rows)}::json)`.execute(tx);
+      }
       await tx
         .updateTable('audit_chain')
         .set({ seq: seq.toString(), hash: prev, updated_at: sql<Date>`now()` })

@@ -11,6 +11,7 @@ import { writeFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely } from 'kysely';
+import type { CopyIn } from '../audit/chain-writer.ts';
 import type { EmbeddedSession, PGliteInit, ThreadResult } from './database-thread.ts';
 import { PGliteDialect } from './pglite-dialect.ts';
 import type { Database } from './schema.ts';
@@ -53,9 +54,17 @@ async function query(sql: string, params: unknown[]): Promise<ThreadResult> {
 const session: EmbeddedSession = { query: (sql, params) => query(sql, [...params]), close: () => db.close() };
 const kysely = new Kysely<Database>({ dialect: new PGliteDialect({ database: session }) });
 
+// COPY from PGlite's in-memory blob device: the same session, so it joins the transaction in progress.
+const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
+const copyIn: CopyIn = async (table, columns, data) => {
+  await db.query(`copy ${quote(table)} (${columns.map(quote).join(', ')}) from '/dev/blob'`, [], {
+    blob: new Blob([data]),
+  });
+};
+
 serve(port, {
   query,
-  procedures: procedures(kysely),
+  procedures: procedures(kysely, copyIn),
   close: async () => {
     if (!db.closed) await db.close();
   },

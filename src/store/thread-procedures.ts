@@ -4,6 +4,7 @@
  */
 import type { Kysely } from 'kysely';
 import { appendEvents } from '../audit/append.ts';
+import type { CopyIn } from '../audit/chain-writer.ts';
 import type { ProcedureName, ThreadProcedures } from './database-thread.ts';
 import type { Database } from './schema.ts';
 
@@ -11,9 +12,10 @@ export type Procedures = {
   [P in ProcedureName]: (payload: ThreadProcedures[P][0]) => Promise<ThreadProcedures[P][1]>;
 };
 
-export function procedures(db: Kysely<Database>): Procedures {
+/** `copyIn`: bulk loading on this thread's connection, where it has one (see CopyIn). */
+export function procedures(db: Kysely<Database>, copyIn?: CopyIn): Procedures {
   return {
-    appendAudit: (request) => appendEvents(db, request),
+    appendAudit: (request) => appendEvents(db, request, copyIn),
   };
 }
 

@@ -105,6 +105,27 @@ describe.each(backends)('audit log on $kind', (backend) => {
     expect(stats.databaseReachable).toBe(true);
   });
 
+  it('stores every character exactly: tabs, line breaks, backslashes, COPY markers, non-ASCII', async () => {
+    const awkward = 'a\tb\nc\r\nd\\e \\N \\.\n\\.\n"q" \'s\' null é 🚀 \u2028 end\\';
+    audit.record(
+      call(3000, {
+        requestId: 'awkward',
+        target: awkward,
+        error: awkward,
+        client: { ip: '127.0.0.1', userAgent: awkward, name: '\\N', version: '' },
+        arguments: { sql: awkward, nested: { '\t\\name\n': ['\\N', '\n'] } },
+      }),
+    );
+    await audit.flush();
+    const { events } = await listEvents(store.db, { q: 'awkward' }, { limit: 5 });
+    const stored = events.find((e) => e.requestId === 'awkward');
+    expect(stored?.target).toBe(awkward);
+    expect(stored?.error).toBe(awkward);
+    expect(stored?.client).toEqual({ ip: '127.0.0.1', userAgent: awkward, name: '\\N', version: '' });
+    expect(stored?.arguments).toEqual({ sql: awkward, nested: { '\t\\name\n': ['\\N', '\n'] } });
+    expect((await verifyChain(store.db)).ok).toBe(true);
+  });
+
   it('leaves what arrives during a background flush to the next batch; flush() drains everything', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'audit-log-batches-'));
     const log = new AuditLog({ store, spoolDir: dir, batchSize: 10, flushIntervalMs: 60_000 });
