@@ -35,6 +35,31 @@ describe('config validation', () => {
     expect(message).toContain('users.0.email');
   });
 
+  it('keeps every section, identity providers included; refuses a provider listed twice', () => {
+    const provider = {
+      issuer: 'https://sso.example',
+      jwks_url: 'https://sso.example/jwks',
+      audience: 'omnihub',
+    };
+    const config = parseConfig({ identity_providers: [provider], rate_limits: {}, alerts: { webhooks: [] } });
+    expect(config.identity_providers).toEqual([
+      expect.objectContaining({ ...provider, roles_claim: 'groups' }),
+    ]);
+    expect(config.rate_limits).toBeDefined();
+    expect(config.alerts).toBeDefined();
+    expect(() =>
+      parseConfig({ identity_providers: [provider, { ...provider, name: 'other' }] }, 'hub.yaml'),
+    ).toThrow('hub.yaml: identity_providers.1.issuer: duplicate issuer https://sso.example');
+    expect(() =>
+      parseConfig({
+        identity_providers: [
+          { ...provider, name: 'acme' },
+          { ...provider, issuer: 'https://other.example', name: 'acme' },
+        ],
+      }),
+    ).toThrow('identity_providers.1.name: duplicate name acme');
+  });
+
   it('refuses unknown fields and unknown roles', () => {
     expect(() => parseConfig({ servers: { a: { command: 'x', comand: 'typo' } } })).toThrow(/comand/);
     expect(() => parseConfig({ users: [{ email: 'a@b.co', roles: ['ghost'] }] })).toThrow(

@@ -59,8 +59,21 @@ export function parseConfig(raw: unknown, where = 'config'): HubConfig {
     if (emails.has(email)) problems.push(`${where}: users.${i}.email: duplicate user ${email}`);
     emails.add(email);
   });
+  const providers = top.data.identity_providers ?? [];
+  const issuers = new Set<string>();
+  const names = new Set<string>();
+  providers.forEach((provider, i) => {
+    const name = provider.name ?? provider.issuer;
+    if (issuers.has(provider.issuer)) {
+      problems.push(`${where}: identity_providers.${i}.issuer: duplicate issuer ${provider.issuer}`);
+    }
+    if (names.has(name)) problems.push(`${where}: identity_providers.${i}.name: duplicate name ${name}`);
+    issuers.add(provider.issuer);
+    names.add(name);
+  });
   if (problems.length > 0) throw configError(problems);
   const config: HubConfig = { servers, roles, users: top.data.users };
+  if (top.data.identity_providers !== undefined) config.identity_providers = top.data.identity_providers;
   if (top.data.alerts !== undefined) config.alerts = top.data.alerts;
   if (top.data.rate_limits !== undefined) config.rate_limits = top.data.rate_limits;
   return config;

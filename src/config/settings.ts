@@ -1,13 +1,18 @@
+import { z } from 'zod';
 import { rateLimitsSchema } from '../ratelimit/config.ts';
 import { HubError } from '../server/errors.ts';
 import type { SettingsRepository } from '../store/settings.ts';
-import { alertsSchema, type HubConfig } from './schema.ts';
+import { alertsSchema, type HubConfig, identityProviderSchema } from './schema.ts';
 
 /**
  * Config sections the store keeps whole in its settings table, so that applying a file changes them on
  * every instance without a restart (servers, roles and users have tables of their own).
  */
-const SECTION_SCHEMAS = { rate_limits: rateLimitsSchema, alerts: alertsSchema } as const;
+const SECTION_SCHEMAS = {
+  rate_limits: rateLimitsSchema,
+  alerts: alertsSchema,
+  identity_providers: z.array(identityProviderSchema),
+} as const;
 
 export type StoredSection = keyof typeof SECTION_SCHEMAS;
 export const STORED_SECTIONS = Object.keys(SECTION_SCHEMAS) as StoredSection[];

@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import type { AlertsConfig } from '../config/schema.ts';
+import { type AlertsConfig, type IdentityProviderConfig, identityProviderSchema } from '../config/schema.ts';
 import type { RateLimitsConfig } from '../ratelimit/config.ts';
 import { silentLogger } from '../telemetry/logger.ts';
 import { liveSections } from './live-sections.ts';
@@ -25,6 +25,7 @@ it('swaps in only the sections that changed', async () => {
     {
       limiter: { setConfig: (c) => limiterConfigs.push(c) },
       health: { setAlerts: async (c) => void alertConfigs.push(c) },
+      auth: { setIdentityProviders: () => expect.unreachable('identity providers did not change') },
       logger: silentLogger,
     },
     { rate_limits: limits(5), alerts: alerts('https://a.example/hook') },
@@ -45,4 +46,29 @@ it('swaps in only the sections that changed', async () => {
   await apply({});
   expect(limiterConfigs).toEqual([limits(9), undefined]);
   expect(alertConfigs).toEqual([alerts('https://b.example/hook'), undefined]);
+});
+
+it('swaps identity providers only when they changed; an empty list removes them', async () => {
+  const provider = identityProviderSchema.parse({
+    issuer: 'https://idp.example',
+    jwks_url: 'https://idp.example/jwks',
+    audience: 'omnihub',
+  });
+  const swaps: (readonly IdentityProviderConfig[])[] = [];
+  const apply = liveSections(
+    {
+      limiter: { setConfig: () => {} },
+      health: { setAlerts: async () => {} },
+      auth: { setIdentityProviders: (c) => void swaps.push(c) },
+      logger: silentLogger,
+    },
+    {},
+  );
+  await apply({});
+  expect(swaps).toEqual([]);
+  await apply({ identity_providers: [provider] });
+  await apply({ identity_providers: [provider] });
+  expect(swaps).toEqual([[provider]]);
+  await apply({});
+  expect(swaps).toEqual([[provider], []]);
 });

@@ -1,3 +1,4 @@
+import type { AuthServices } from '../auth/index.ts';
 import type { StoredSections } from '../config/settings.ts';
 import type { HealthServices } from '../health/services.ts';
 import type { RateLimiter } from '../ratelimit/limiter.ts';
@@ -6,13 +7,15 @@ import type { Logger } from '../telemetry/logger.ts';
 export interface LiveSectionTargets {
   limiter: Pick<RateLimiter, 'setConfig'>;
   health: Pick<HealthServices, 'setAlerts'>;
+  auth: Pick<AuthServices, 'setIdentityProviders'>;
   logger: Logger;
 }
 
 /**
- * Applies the rate limits and alert webhooks of each reloaded config, each only when it changed: every
- * config change reloads (a role edit too), and replacing the alert notifier drops alerts still settling.
- * `initial` is what the limiter and the health services were built with.
+ * Applies the rate limits, alert webhooks and identity providers of each reloaded config, each only
+ * when it changed: every config change reloads (a role edit too), and replacing the alert notifier
+ * drops alerts still settling. `initial` is what the limiter, the health services and the
+ * authenticator were built with.
  */
 export function liveSections(
   targets: LiveSectionTargets,
@@ -21,6 +24,7 @@ export function liveSections(
   // Both sides are read from the store and parsed the same way, so equal configs serialise equally.
   let rateLimits = JSON.stringify(initial.rate_limits ?? null);
   let alerts = JSON.stringify(initial.alerts ?? null);
+  let identityProviders = JSON.stringify(initial.identity_providers ?? []);
   return async (next) => {
     const nextRateLimits = JSON.stringify(next.rate_limits ?? null);
     if (nextRateLimits !== rateLimits) {
@@ -33,6 +37,16 @@ export function liveSections(
       alerts = nextAlerts;
       await targets.health.setAlerts(next.alerts);
       targets.logger.info({ webhooks: next.alerts?.webhooks.length ?? 0 }, 'alert webhooks reloaded');
+    }
+    const nextIdentityProviders = JSON.stringify(next.identity_providers ?? []);
+    if (nextIdentityProviders !== identityProviders) {
+      identityProviders = nextIdentityProviders;
+      // A provider whose settings did not change keeps its cached keys (idp.ts).
+      targets.auth.setIdentityProviders(next.identity_providers ?? []);
+      targets.logger.info(
+        { issuers: (next.identity_providers ?? []).map((p) => p.issuer) },
+        'identity providers reloaded',
+      );
     }
   };
 }

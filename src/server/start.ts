@@ -66,7 +66,7 @@ const RELOAD_TOPICS = ['config', 'servers', 'roles'];
 
 /**
  * The running config: the store is the source of truth, so every hub instance sees the same servers,
- * roles, rate limits and alerts. (Identity providers are read from the file given at start.)
+ * roles, rate limits, alerts and identity providers.
  */
 async function configFromStore(store: Store): Promise<HubConfig> {
   const servers: Record<string, ServerConfig> = {};
@@ -115,10 +115,10 @@ export async function startHub(
         'config applied',
       );
     }
-    const auth = await createAuthServices({ store, env, logger, config: fileConfig, audit });
+    const sections = await readStoredSections(store.settings);
+    const auth = await createAuthServices({ store, env, logger, config: sections, audit });
     const authenticator = env.auth === 'off' ? localAdministrator(env, logger) : auth.authenticator;
     const authenticate = (req: FastifyRequest) => authenticator.authenticate(req.headers);
-    const sections = await readStoredSections(store.settings);
     const healthServices = createHealthServices({
       logger,
       db: store.db,
@@ -188,11 +188,11 @@ export async function startHub(
       metrics,
       routes,
     });
-    const applySections = liveSections({ limiter, health: healthServices, logger }, sections);
+    const applySections = liveSections({ limiter, health: healthServices, auth, logger }, sections);
     // Everything is re-read together: the reload is cheap and ordering between topics is moot. Alerts
     // go first, so a server added by the same change is watched by the new webhooks from its start.
     const reload = async () => {
-      logger.info('configuration changed; reloading servers, roles, rate limits and alerts');
+      logger.info('configuration changed; reloading servers, roles, rate limits, alerts, identity providers');
       const config = await configFromStore(store);
       await applySections(config);
       await hub.reload(config);
