@@ -354,7 +354,7 @@ export function buildOpenApiDocument(
       title: 'omnihub admin API',
       version: VERSION,
       description:
-        'Users, roles, API keys, upstream servers, access checks and the audit log. Authenticate with `Authorization: Bearer <token or API key>`.',
+        'Sign-in, users, roles, API keys, upstream servers and their health, access checks and the audit log. Authenticate with `Authorization: Bearer <token or API key>`.',
     },
     servers: [{ url: '/' }],
     security: [{ bearer: [] }],

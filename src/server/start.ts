@@ -4,6 +4,7 @@ import { AuditLog } from '../audit/log.ts';
 import { auditApi } from '../audit/openapi.ts';
 import { auditRoutes } from '../audit/routes.ts';
 import { type AuthServices, createAuthServices, ensureFirstAdmin, wwwAuthenticate } from '../auth/index.ts';
+import { authApi } from '../auth/openapi.ts';
 import type { Authenticator, Principal } from '../auth/principal.ts';
 import { applyConfig } from '../config/apply.ts';
 import type { HubEnv } from '../config/env.ts';
@@ -11,6 +12,7 @@ import { loadConfigFile } from '../config/load.ts';
 import type { HubConfig, RoleConfig, ServerConfig } from '../config/schema.ts';
 import { readStoredSections } from '../config/settings.ts';
 import { createHealthServices, type HealthServices } from '../health/index.ts';
+import { healthApi } from '../health/openapi.ts';
 import { RateLimiter } from '../ratelimit/index.ts';
 import { openStore, type Store } from '../store/store.ts';
 import type { Logger } from '../telemetry/logger.ts';
@@ -162,7 +164,7 @@ export async function startHub(
           audit,
           logger,
           challenge,
-          documented: audit ? [auditApi] : [],
+          documented: [authApi, healthApi, ...(audit ? [auditApi] : [])],
         });
       },
       async (app) => {

@@ -1,7 +1,7 @@
 /**
- * The OpenAPI document stays true: every /api/v1 route the admin and audit plugins register is in it
- * (and nothing else), and every `$ref` resolves. Both plugins are registered here as startHub does: a
- * plugin left out of this app would be left out of the comparison too.
+ * The OpenAPI document stays true: every /api/v1 route the admin, audit, sign-in and health plugins
+ * register is in it (and nothing else), and every `$ref` resolves. The plugins are registered here as
+ * startHub does: a plugin left out of this app would be left out of the comparison too.
  */
 import Fastify, { type FastifyRequest } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +9,9 @@ import { adminRoutes } from '../../src/admin/plugin.ts';
 import { type AdminFixture, adminFixture } from '../../src/admin/test-fixture.ts';
 import { auditApi } from '../../src/audit/openapi.ts';
 import { auditRoutes } from '../../src/audit/routes.ts';
+import { authApi } from '../../src/auth/openapi.ts';
+import { healthApi } from '../../src/health/openapi.ts';
+import { createHealthServices, type HealthServices } from '../../src/health/services.ts';
 import { compilePolicy } from '../../src/policy/index.ts';
 import { backends } from '../../src/store/test-backends.ts';
 import { silentLogger } from '../../src/telemetry/logger.ts';
@@ -19,6 +22,7 @@ if (!pglite) throw new Error('PGlite backend missing');
 
 describe('OpenAPI document', () => {
   let f: AdminFixture;
+  let health: HealthServices;
   const registered = new Set<string>();
   let doc: {
     openapi: string;
@@ -28,7 +32,7 @@ describe('OpenAPI document', () => {
 
   beforeAll(async () => {
     f = await adminFixture(pglite);
-    // A second app with the admin and audit plugins, recording every route they register.
+    // A second app with the admin, audit, sign-in and health plugins, recording every route they register.
     const app = Fastify();
     app.addHook('onRoute', (route) => {
       const methods = Array.isArray(route.method) ? route.method : [route.method];
@@ -42,9 +46,12 @@ describe('OpenAPI document', () => {
       apiKeys: f.auth.apiKeys,
       policy: () => compilePolicy({}),
       logger: silentLogger,
-      documented: [auditApi],
+      documented: [authApi, healthApi, auditApi],
     });
     await app.register(auditRoutes, { audit: { onAppend: () => () => {} }, store: f.store, authenticate });
+    await f.auth.routes(app);
+    health = createHealthServices({ logger: silentLogger, db: f.store.db, authenticate });
+    await health.routes(app);
     await app.ready();
     const res = await app.inject({ method: 'GET', url: '/api/v1/openapi.json' });
     expect(res.statusCode).toBe(200);
@@ -52,6 +59,7 @@ describe('OpenAPI document', () => {
     await app.close();
   });
   afterAll(async () => {
+    await health?.close();
     await f?.dispose();
   });
 
@@ -71,6 +79,13 @@ describe('OpenAPI document', () => {
       'GET /api/v1/audit/stream',
       'POST /api/v1/audit/verify',
     ]);
+    expect([...documented].filter((r) => r.includes('/api/v1/health')).sort()).toEqual([
+      'GET /api/v1/health/events',
+      'GET /api/v1/health/servers',
+      'GET /api/v1/health/servers/:name',
+      'GET /api/v1/health/servers/:name/history',
+    ]);
+    expect([...documented].filter((r) => r.includes('/api/v1/auth/')).length).toBe(7);
   });
 
   it('describes the audit filters, cursor and export format', () => {
@@ -118,9 +133,10 @@ describe('OpenAPI document', () => {
   });
 
   it('is the same document when served next to the auth routes', async () => {
-    // The fixture's app has no audit API, so its document leaves it out.
+    // The fixture's admin plugin documents no other section, so its document leaves them out.
     const res = await f.app.inject({ method: 'GET', url: '/api/v1/openapi.json' });
-    const withoutAudit = Object.entries(doc.paths).filter(([path]) => !path.startsWith('/api/v1/audit'));
-    expect(res.json().paths).toEqual(Object.fromEntries(withoutAudit));
+    const others = /^\/api\/v1\/(audit|auth|health)\b/;
+    const adminOnly = Object.entries(doc.paths).filter(([path]) => !others.test(path));
+    expect(res.json().paths).toEqual(Object.fromEntries(adminOnly));
   });
 });
