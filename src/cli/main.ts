@@ -71,7 +71,10 @@ program
   .command('apply')
   .description('validate a config file and apply it to the store (all or nothing)')
   .requiredOption('-f, --file <file>', 'config file (YAML)')
-  .option('--prune', 'remove servers and roles the file does not list, and rate_limits/alerts it leaves out')
+  .option(
+    '--prune',
+    'remove servers and roles the file does not list, and rate_limits/alerts/identity_providers it leaves out',
+  )
   .option('--dry-run', 'validate only')
   .action(async (opts: { file: string; prune?: boolean; dryRun?: boolean }) => {
     const config = await loadConfigFile(opts.file);
