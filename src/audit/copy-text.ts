@@ -1,7 +1,7 @@
 /**
  * Rows in PostgreSQL's COPY text format: one line per row, columns separated by tabs, `\N` for null,
  * and backslash, newline, carriage return and tab escaped. Loading a batch with COPY skips the
- * per-row parsing an INSERT of the same rows pays (on the embedded database, about 40 % of that
+ * per-row parsing an INSERT of the same rows pays (on the embedded database, about a third of that
  * INSERT's cost; bench/README.md).
  */
 const SPECIAL = /[\\\n\r\t]/g;

@@ -7,7 +7,6 @@ import { type Logger, silentLogger } from '../telemetry/logger.ts';
 import {
   type AppendRequest,
   type AppendResult,
-  appendEvents,
   type PendingEvent,
   prepareAll,
   type QueuedEvent,
@@ -264,9 +263,8 @@ export class AuditLog implements AuditSink {
     }
   }
 
-  /** Prepares and appends a batch: in the embedded database's thread when there is one, else here. */
+  /** Prepares and appends a batch in the store's database thread. */
   async #append(request: AppendRequest): Promise<AppendResult> {
-    if (!this.#runInDatabaseThread) return appendEvents(this.#db, request);
     try {
       return await this.#runInDatabaseThread('appendAudit', request);
     } catch (err) {

@@ -89,6 +89,6 @@ describe('opening and closing the embedded database thread', () => {
     await writeFile(file, 'x');
     await expect(
       DatabaseThread.open('pglite', { ...init, location: join(file, 'data') }, { onNotify: () => {} }),
-    ).rejects.toThrow();
+    ).rejects.toMatchObject({ code: 'ENOTDIR', message: expect.stringContaining(join(file, 'data')) });
   });
 });

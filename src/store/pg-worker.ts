@@ -3,22 +3,16 @@
  * connection of their own, so the hub's event loop only queues events and hands each batch over.
  * Requests come from database-thread.ts: procedures (thread-procedures.ts) and close.
  */
-import { writeFileSync } from 'node:fs';
-import { parentPort, workerData } from 'node:worker_threads';
+import { workerData } from 'node:worker_threads';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { PostgresInit } from './database-thread.ts';
 import type { Database } from './schema.ts';
 import { procedures } from './thread-procedures.ts';
-import { serve } from './thread-server.ts';
+import { serve, threadPort } from './thread-server.ts';
 
-const port = parentPort;
-if (!port) throw new Error('pg-worker.ts runs as a worker thread');
+const port = threadPort('omnihub-audit');
 const init = workerData as PostgresInit;
-
-try {
-  writeFileSync('/proc/thread-self/comm', 'omnihub-audit');
-} catch {}
 
 // One connection is enough: the audit log appends one batch at a time. It is opened on first use,
 // and a broken one is replaced by the pool on the next batch.

@@ -7,25 +7,18 @@
  * Requests come from database-thread.ts: queries, procedures (thread-procedures.ts) and close. NOTIFY
  * payloads on the change channel are forwarded as `{ notify }`.
  */
-import { writeFileSync } from 'node:fs';
-import { parentPort, workerData } from 'node:worker_threads';
+import { workerData } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely } from 'kysely';
 import type { CopyIn } from '../audit/chain-writer.ts';
 import type { EmbeddedSession, PGliteInit, ThreadResult } from './database-thread.ts';
-import { PGliteDialect } from './pglite-dialect.ts';
+import { PGliteDialect, quoteIdent } from './pglite-dialect.ts';
 import type { Database } from './schema.ts';
 import { procedures } from './thread-procedures.ts';
-import { announce, serve } from './thread-server.ts';
+import { announce, serve, threadPort } from './thread-server.ts';
 
-const port = parentPort;
-if (!port) throw new Error('pglite-worker.ts runs as a worker thread');
+const port = threadPort('omnihub-db');
 const init = workerData as PGliteInit;
-
-// Name the thread, so `top -H`, `ps -L` and CPU pinning can tell it apart (Linux; elsewhere a no-op).
-try {
-  writeFileSync('/proc/thread-self/comm', 'omnihub-db');
-} catch {}
 
 let db: PGlite;
 try {
@@ -55,9 +48,8 @@ const session: EmbeddedSession = { query: (sql, params) => query(sql, [...params
 const kysely = new Kysely<Database>({ dialect: new PGliteDialect({ database: session }) });
 
 // COPY from PGlite's in-memory blob device: the same session, so it joins the transaction in progress.
-const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
 const copyIn: CopyIn = async (table, columns, data) => {
-  await db.query(`copy ${quote(table)} (${columns.map(quote).join(', ')}) from '/dev/blob'`, [], {
+  await db.query(`copy ${quoteIdent(table)} (${columns.map(quoteIdent).join(', ')}) from '/dev/blob'`, [], {
     blob: new Blob([data]),
   });
 };

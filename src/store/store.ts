@@ -75,7 +75,7 @@ export interface Store extends Repositories {
    * embedded database's own thread, holding its session as a transaction would; with PostgreSQL, a
    * writer thread with its own connection.
    */
-  readonly runInDatabaseThread?: <P extends ProcedureName>(
+  readonly runInDatabaseThread: <P extends ProcedureName>(
     procedure: P,
     payload: ThreadProcedures[P][0],
   ) => Promise<ThreadProcedures[P][1]>;
@@ -275,7 +275,7 @@ class StoreImpl implements Store {
     channel: string;
     bus: ChangeBus;
     onClose: () => Promise<void>;
-    runInDatabaseThread: NonNullable<Store['runInDatabaseThread']>;
+    runInDatabaseThread: Store['runInDatabaseThread'];
   }) {
     this.db = init.db;
     this.runInDatabaseThread = init.runInDatabaseThread;

@@ -2,7 +2,8 @@
  * The worker side of a database thread's protocol (the parent side is database-thread.ts): answers
  * each request in order with `{ id, result }` or `{ id, error }`, and ends the thread after `close`.
  */
-import type { MessagePort } from 'node:worker_threads';
+import { writeFileSync } from 'node:fs';
+import { type MessagePort, parentPort } from 'node:worker_threads';
 import type { ThreadAnswer, ThreadRequest, ThreadResult } from './database-thread.ts';
 import { type Procedures, runProcedure } from './thread-procedures.ts';
 
@@ -11,6 +12,18 @@ export interface ThreadHandlers {
   query?: (sql: string, params: unknown[]) => Promise<ThreadResult>;
   procedures: Procedures;
   close: () => Promise<void>;
+}
+
+/**
+ * This worker's port to the parent, after naming the thread `name`, so `top -H`, `ps -L` and CPU
+ * pinning can tell it apart (Linux; elsewhere naming is a no-op).
+ */
+export function threadPort(name: string): MessagePort {
+  if (!parentPort) throw new Error(`${name} runs as a worker thread`);
+  try {
+    writeFileSync('/proc/thread-self/comm', name);
+  } catch {}
+  return parentPort;
 }
 
 /** An error as plain data: the message plus the PostgreSQL fields that are set (`code`, `detail`, …). */

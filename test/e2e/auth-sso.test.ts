@@ -134,6 +134,21 @@ describe('SSO with an external identity provider (real JWKS server)', () => {
     await app.close();
   });
 
+  it('keeps the cached keys of a provider whose settings did not change when the list changes', async () => {
+    await f.auth.authenticator.authenticate(bearer(await sign(claims({ sub: 'u-cached' }))));
+    const hits = jwksHits;
+    const other = identityProviderSchema.parse({
+      name: 'other',
+      issuer: 'https://other.example.test',
+      jwks_url: jwksUrl,
+      audience: 'omnihub',
+    });
+    f.auth.setIdentityProviders([provider, other]);
+    const principal = await f.auth.authenticator.authenticate(bearer(await sign(claims({ sub: 'u-kept' }))));
+    expect(principal.id).toBe('idp:acme:u-kept');
+    expect(jwksHits).toBe(hits);
+  });
+
   it('applies a changed role_map to tokens it has already verified', async () => {
     const token = await sign(claims({ sub: 'u-remap' }));
     expect((await f.auth.authenticator.authenticate(bearer(token))).roles).toEqual(['customer', 'developer']);
