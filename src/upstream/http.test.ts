@@ -28,6 +28,7 @@ const call = (conn: JsonRpcConnection, name: string, args: Record<string, unknow
 
 async function stats(conn: JsonRpcConnection) {
   return JSON.parse(textOf(await call(conn, 'stats'))) as {
+    slowStarted: number[];
     cancelled: number[];
     calls: Record<string, number>;
     deletes: number;
@@ -123,10 +124,17 @@ describe.each([
   });
 
   it("cancels on the caller's cancellation over HTTP and tells the upstream", async () => {
-    const before = (await stats(conn)).cancelled.length;
+    const { cancelled, slowStarted } = await stats(conn);
+    const before = cancelled.length;
     const cancellation = new Cancellation();
     const pending = conn.request('tools/call', { name: 'slow', arguments: { ms: 20_000 } }, { cancellation });
     await until(() => conn.inFlight === 1, 'request in flight');
+    // Over HTTP the cancel is a POST of its own: sent before the call reached the upstream, it would
+    // name a request the upstream does not know yet, which the protocol lets it ignore.
+    await until(
+      async () => (await stats(conn)).slowStarted.length === slowStarted.length + 1,
+      'upstream started the call',
+    );
     cancellation.cancel();
     await expect(pending).rejects.toMatchObject({ code: 'CANCELLED' });
     expect(conn.inFlight).toBe(0);

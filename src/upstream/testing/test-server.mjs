@@ -16,7 +16,7 @@ import { z } from 'zod';
 
 const mode = process.argv[2] ?? 'stdio';
 // Process-wide, so every session (and the stats tool) sees the same numbers.
-const stats = { calls: {}, cancelled: [], sessionsExpired: 0, deletes: 0 };
+const stats = { calls: {}, slowStarted: [], cancelled: [], sessionsExpired: 0, deletes: 0 };
 const text = (t) => ({ content: [{ type: 'text', text: typeof t === 'string' ? t : JSON.stringify(t) }] });
 /** @type {Map<string, StreamableHTTPServerTransport>} */
 const sessions = new Map();
@@ -33,6 +33,7 @@ function build() {
   });
   server.registerTool('stats', {}, async () => text(stats));
   server.registerTool('slow', { inputSchema: { ms: z.number() } }, async ({ ms }, extra) => {
+    stats.slowStarted.push(extra.requestId);
     await new Promise((resolve) => {
       const cancelled = () => {
         clearTimeout(timer);
